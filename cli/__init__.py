@@ -1,0 +1,1 @@
+"""The ``agentgov`` command line. It parses, calls an engine, and prints."""

@@ -1,0 +1,258 @@
+"""The audit log: append-only, hash-chained JSON Lines.
+
+Each line is one record with a sequence number, the time, who did what to
+which subject, a payload, the SHA-256 of the previous record (``prev``) and
+its own (``hash``). A small head file next to the log holds the last
+sequence number and hash, so that records cut from the end are noticed too.
+
+Appends take an exclusive ``flock`` on a lock file, so writers in several
+processes never interleave, reorder or lose a record. Keys that look like
+secrets are redacted before anything is written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentgov.core.errors import AuditError, AuditTampered
+from agentgov.core.types import utcnow
+
+GENESIS = "0" * 64
+REDACTED = "***"
+_FIELDS = ("seq", "time", "actor", "action", "subject", "payload", "prev", "hash")
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "token", "secret", "key", "apikey",
+     "credential", "credentials", "authorization", "auth", "cookie", "private"}
+)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    time: str
+    actor: str
+    action: str
+    subject: str
+    payload: Mapping[str, Any]
+    prev: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+@dataclass(frozen=True)
+class Verified:
+    records: int
+    head: str
+
+
+def is_secret_key(key: str) -> bool:
+    """True for keys named like a secret: ``password``, ``api_key``, ``accessToken``..."""
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
+    return any(word in _SECRET_WORDS for word in words)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with the values of secret-looking keys replaced by ``***``."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): (REDACTED if is_secret_key(str(k)) and v is not None else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def _canonical(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _digest(record: Mapping[str, Any]) -> str:
+    body = {k: record[k] for k in _FIELDS if k != "hash"}
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """The audit log at ``path`` (``<home>/audit/audit.jsonl`` by default)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.head_path = self.path.with_suffix(".head")
+        self.lock_path = self.path.with_suffix(".lock")
+
+    # -- writing ------------------------------------------------------------
+
+    def append(self, *, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None = None) -> AuditRecord:
+        """Append one record and return it. Safe across processes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            last_seq, last_hash = self._tail()
+            body = {
+                "seq": last_seq + 1,
+                "time": utcnow().isoformat(),
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "payload": redact(dict(payload or {})),
+                "prev": last_hash,
+            }
+            # Round-trip so the hash is computed over exactly what a reader will parse.
+            body = json.loads(_canonical(body))
+            body["hash"] = _digest(body)
+            line = (_canonical(body) + "\n").encode("utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._write_head(body["seq"], body["hash"])
+        return AuditRecord(**body)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _tail(self) -> tuple[int, str]:
+        """(seq, hash) of the last record, refusing to write after a damaged end."""
+        head = self._read_head()
+        last = self._last_line()
+        if last is None:
+            if head is not None:
+                raise AuditTampered(
+                    f"{self.path}: the log is empty but its head records {head[0]} records; run `agentgov audit verify`",
+                    line=1,
+                )
+            return 0, GENESIS
+        if not last.endswith(b"\n"):
+            raise AuditError(
+                f"{self.path}: the last record is incomplete (file truncated?); "
+                "nothing was written; run `agentgov audit verify`"
+            )
+        try:
+            record = json.loads(last)
+            seq, digest = int(record["seq"]), str(record["hash"])
+        except (ValueError, KeyError, TypeError):
+            raise AuditError(f"{self.path}: the last record is not valid; run `agentgov audit verify`") from None
+        if head is not None and head != (seq, digest):
+            raise AuditTampered(
+                f"{self.path}: the last record (seq {seq}) does not match the head file (seq {head[0]}); "
+                "records were removed or changed; run `agentgov audit verify`",
+                line=seq,
+            )
+        return seq, digest
+
+    def _last_line(self) -> bytes | None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                end = f.tell()
+                if end == 0:
+                    return None
+                block = 4096
+                position = end
+                data = b""
+                while position > 0:
+                    step = min(block, position)
+                    position -= step
+                    f.seek(position)
+                    data = f.read(step) + data
+                    # the last line starts after the last newline that is not the final byte
+                    cut = data.rfind(b"\n", 0, len(data) - 1)
+                    if cut != -1:
+                        return data[cut + 1:]
+                return data
+        except FileNotFoundError:
+            return None
+
+    def _read_head(self) -> tuple[int, str] | None:
+        try:
+            data = json.loads(self.head_path.read_text(encoding="utf-8"))
+            return int(data["seq"]), str(data["hash"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            raise AuditError(f"{self.head_path}: unreadable head file; run `agentgov audit verify`") from None
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        temporary = self.head_path.with_suffix(".head.tmp")
+        temporary.write_text(json.dumps({"seq": seq, "hash": digest}), encoding="utf-8")
+        os.replace(temporary, self.head_path)
+
+    # -- reading ------------------------------------------------------------
+
+    def records(self, *, subject_prefix: str | None = None) -> Iterator[AuditRecord]:
+        """Parsed records in order. Use :meth:`verify` to check them."""
+        try:
+            f = open(self.path, encoding="utf-8")
+        except FileNotFoundError:
+            return
+        with f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    record = AuditRecord(**json.loads(line))
+                except (ValueError, TypeError):
+                    raise AuditError(f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`") from None
+                if subject_prefix is None or _matches(record.subject, subject_prefix):
+                    yield record
+
+    def verify(self) -> Verified:
+        """Check every record and the chain. Raises :class:`AuditTampered` at the first bad one."""
+        expected_prev, expected_seq, count = GENESIS, 1, 0
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        lines = data.split(b"\n")
+        trailing = lines.pop()  # b"" when the file ends with a newline
+        for number, raw in enumerate(lines, start=1):
+            record = self._parse(raw, number)
+            if record["hash"] != _digest(record):
+                raise AuditTampered(f"record {number} (seq {record['seq']}) was edited: its hash does not match its content", line=number)
+            if record["seq"] != expected_seq:
+                what = "a record is missing before it" if record["seq"] > expected_seq else "records were reordered or inserted"
+                raise AuditTampered(f"record {number} has seq {record['seq']}, expected {expected_seq}: {what}", line=number)
+            if record["prev"] != expected_prev:
+                raise AuditTampered(f"record {number} (seq {record['seq']}) does not chain to the record before it", line=number)
+            expected_prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
+        if trailing:
+            raise AuditTampered(f"record {len(lines) + 1} is incomplete: the file was truncated mid-record", line=len(lines) + 1)
+        head = self._read_head()
+        if head is not None and head != (count, expected_prev):
+            raise AuditTampered(
+                f"the log ends at record {count} but its head file records {head[0]}: records were removed from the end",
+                line=count + 1,
+            )
+        return Verified(records=count, head=expected_prev)
+
+    def _parse(self, raw: bytes, number: int) -> dict[str, Any]:
+        try:
+            record = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise AuditTampered(f"record {number} is not valid JSON", line=number) from None
+        if not isinstance(record, dict) or set(record) != set(_FIELDS):
+            raise AuditTampered(f"record {number} does not have the audit record fields", line=number)
+        return record
+
+
+def _matches(subject: str, agent: str) -> bool:
+    """True when ``subject`` is the agent itself or one of its versions or stages."""
+    return subject == agent or subject.startswith((f"{agent}/", f"{agent}@"))

@@ -1,0 +1,51 @@
+"""The home folder: where an embedded agentgov keeps all of its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentgov.core.audit import AuditLog
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths inside the home folder (``.agentgov/`` or ``$AGENTGOV_HOME``)."""
+
+    root: Path
+
+    @property
+    def audit_log(self) -> AuditLog:
+        return AuditLog(self.root / "audit" / "audit.jsonl")
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def create(self) -> list[Path]:
+        """Create the folders that are missing; return the ones created."""
+        created = []
+        for folder in (self.root, self.root / "audit", self.artifacts, self.reports, self.logs):
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+                created.append(folder)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            # The home is generated state: keep it out of the user's repository.
+            ignore.write_text("*\n", encoding="utf-8")
+        return created

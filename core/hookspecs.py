@@ -1,0 +1,82 @@
+"""Every hook agentgov calls. The one place a plugin author needs to read.
+
+A plugin is a module or an object with functions named after these specs and
+marked with :data:`hookimpl`::
+
+    from agentgov.core import hookimpl
+
+    @hookimpl
+    def agentgov_register_policies(register):
+        register(NoFridayDeploys())
+
+Hooks that register things pass a ``register`` callback rather than collecting
+return values, so agentgov owns naming, collisions and type checks, and can
+name the plugin when something it registers is wrong. Each implementation is
+called once per plugin; a hook that returns a value instead of calling
+``register`` is reported as an error naming the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from agentgov.core.types import Event
+
+PROJECT = "agentgov"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[Any], None]
+
+
+# -- Registration: called once when the plugin manager collects a kind. --------
+
+
+@hookspec
+def agentgov_register_policies(register: Register) -> None:
+    """Register governance policies by calling ``register(policy)``.
+
+    A policy satisfies :class:`agentgov.policies.Policy`: a unique ``name``,
+    a ``description``, the ``stages`` it guards and ``evaluate(context)``
+    returning a :class:`agentgov.core.PolicyResult`. Names are unique across
+    all plugins; a second policy with a taken name is rejected with both
+    plugins named.
+    """
+
+
+@hookspec
+def agentgov_register_evaluators(register: Register) -> None:
+    """Register drift and quality evaluators by calling ``register(evaluator)``.
+
+    An evaluator satisfies :class:`agentgov.evals.Evaluator`. An evaluator
+    that raises while evaluating yields a result with status ``error``, which
+    the gate treats as a block.
+    """
+
+
+@hookspec
+def agentgov_register_deploy_targets(register: Register) -> None:
+    """Register places agents can be deployed to by calling ``register(target)``.
+
+    A target satisfies :class:`agentgov.deploy.DeployTarget`.
+    """
+
+
+# -- Lifecycle events: called after the event is in the audit log. ------------
+
+
+@hookspec
+def agentgov_on_event(event: Event) -> None:
+    """Receive a lifecycle event: registered, promoted, blocked, rolled back,
+    approved or a rollout step.
+
+    Called for every plugin, after the event has been written to the audit
+    log, so a plugin can neither hide nor veto it. A plugin that raises is
+    logged with its name and does not stop the others; return values are
+    ignored.
+    """

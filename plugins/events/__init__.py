@@ -1,0 +1,1 @@
+"""Built-in plugins that receive lifecycle events."""

@@ -1,0 +1,1 @@
+"""The agent registry on MLflow: versions, stages and lineage (the registry issue)."""

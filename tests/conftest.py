@@ -1,0 +1,63 @@
+"""Shared fixtures. The agentgov fixtures themselves (``agentgov_home``,
+``agentgov_config``, ``agentgov_plugins``) come from agentgov's own pytest
+plugin, ``agentgov.core.testing``, exactly as a plugin author gets them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Make an installed-looking distribution with ``agentgov`` entry points.
+
+    Writes the modules and a ``.dist-info`` folder into a fresh folder and puts
+    it on ``sys.path`` (and ``PYTHONPATH`` for subprocesses), which is all
+    ``importlib.metadata`` needs to find the entry points: no pip, no network.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+    def make(distribution: str, modules: dict[str, str], entry_points: dict[str, str], version: str = "1.0") -> Path:
+        for name, source in modules.items():
+            (site / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n", encoding="utf-8")
+        lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[agentgov]\n{lines}", encoding="utf-8")
+        return site
+
+    return make
+
+
+def agentgov_executable() -> str:
+    found = shutil.which("agentgov", path=str(Path(sys.executable).parent))
+    assert found, "the agentgov command is not installed in this environment; install as the README says"
+    return found
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real ``agentgov`` command in a subprocess, in the current directory and environment."""
+
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        merged = {**os.environ, **(env or {})}
+        result = subprocess.run([agentgov_executable(), *args], capture_output=True, text=True, env=merged, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"agentgov {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
