@@ -56,7 +56,8 @@ def audit_verify(state: State, as_json: bool) -> None:
     if as_json:
         print_json({"ok": True, "path": str(log.path), "records": result.records, "head": result.head})
         return
-    say(f"Audit log OK: {result.records} records, chain head {result.head[:16]}… ({log.path})")
+    noun = "record" if result.records == 1 else "records"
+    say(f"Audit log OK: {result.records} {noun}, chain head {result.head[:16]}… ({log.path})")
 
 
 def _summary(payload: dict, width: int = 60) -> str:

@@ -63,7 +63,9 @@ def agentgov_register_evaluators(register: Register) -> None:
 def agentgov_register_deploy_targets(register: Register) -> None:
     """Register places agents can be deployed to by calling ``register(target)``.
 
-    A target satisfies :class:`agentgov.deploy.DeployTarget`.
+    A target satisfies :class:`agentgov.deploy.DeployTarget`: a unique
+    ``name``, a ``description``, ``deploy(agent, **options)`` and
+    ``undeploy(agent)``. Names are unique across all plugins.
     """
 
 
