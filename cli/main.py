@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,6 @@ class State:
     """What every command may need, loaded on first use."""
 
     debug: bool = False
-    _plugins: Any = field(default=None, repr=False)
 
     @cached_property
     def config(self) -> Config:

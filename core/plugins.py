@@ -9,6 +9,7 @@ distribution; the other plugins keep working.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import time
@@ -163,8 +164,6 @@ class PluginManager:
     # -- loading ------------------------------------------------------------
 
     def load_builtins(self, modules: Iterable[str] = DEFAULT_PLUGINS) -> None:
-        import importlib
-
         for module_name in modules:
             entry = _Entry(name=builtin_name(module_name), source="built-in", module=module_name)
             if self._blocked(entry.name, module_name):
@@ -232,8 +231,8 @@ class PluginManager:
                 self._pm.unregister(plugin)
             self._fail(entry, _explain_validation_error(exc))
             return
-        except ValueError as exc:  # pluggy: name or object already registered
-            self._fail(entry, str(exc))
+        except ValueError:  # pluggy refuses a name or an object registered twice
+            self._fail(entry, "a plugin with this name, or this same plugin object, is already registered")
             return
         entry.plugin = plugin
         self._entries[entry.name] = entry

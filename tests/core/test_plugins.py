@@ -276,3 +276,9 @@ def test_tracing_is_off_by_default(agentgov_plugins: PluginManager, caplog: pyte
     with caplog.at_level(logging.DEBUG, logger="agentgov.plugins.trace"):
         agentgov_plugins.emit(_event())
     assert not [r for r in caplog.records if r.name == "agentgov.plugins.trace"]
+
+
+def test_two_plugins_cannot_share_a_name(agentgov_plugins: PluginManager) -> None:
+    agentgov_plugins.add(Recorder(), "recorder")
+    with pytest.raises(PluginError, match=r"plugin 'recorder': a plugin with this name.*is already registered"):
+        agentgov_plugins.add(Recorder(), "recorder")
