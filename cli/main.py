@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,9 @@ def _configure_logging(debug: bool) -> None:
     else:
         handler.setFormatter(_OneLine())
         logger.setLevel(logging.WARNING)
+        # Libraries' warnings (MLflow's type-hint advice, deprecations) are not the user's to fix.
+        warnings.simplefilter("ignore")
+        warnings.showwarning = lambda *args, **kwargs: None  # also where a library resets the filters
     logger.handlers[:] = [handler]
     logger.propagate = False
 
@@ -117,9 +121,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from agentgov.cli import audit_commands, plugin_commands, setup_commands
+    from agentgov.cli import audit_commands, manifest_commands, plugin_commands, registry_commands, setup_commands
 
-    for module in (setup_commands, plugin_commands, audit_commands):
+    for module in (setup_commands, registry_commands, manifest_commands, plugin_commands, audit_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -35,3 +36,15 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"agentgov: warning: {message}", err=True)
+
+
+@contextmanager
+def status(message: str, *, quiet: bool = False) -> Iterator[None]:
+    """A live spinner on stderr for work that takes more than a moment (only on a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield

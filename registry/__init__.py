@@ -1,1 +1,12 @@
-"""The agent registry on MLflow: versions, stages and lineage (the registry issue)."""
+"""The agent registry on MLflow: versions, stages, lineage.
+
+The public API::
+
+    from agentgov.registry import load_agent
+    agent = load_agent("support-router@production")
+    agent.act({"text": "where is my refund?"})
+"""
+
+from agentgov.registry.loading import LoadedAgent, load_agent
+
+__all__ = ["LoadedAgent", "load_agent"]

@@ -1,0 +1,77 @@
+"""Where an agent version came from: git, the manifest, its datasets, the software."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import yaml
+
+from agentgov.core.types import utcnow
+
+LIBRARIES = ("agentgov", "mlflow", "prefect", "bentoml", "evidently", "great-expectations", "dvc", "pluggy")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_state(folder: Path) -> tuple[str, bool | None]:
+    """(commit, dirty) of the repository holding ``folder``; ("none", None) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=folder, capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
+        return "none", None
+    return commit, bool(status.strip())
+
+
+def dvc_hash(dataset: Path) -> str:
+    """The md5 DVC recorded for ``dataset`` in its ``.dvc`` file, or ``untracked``."""
+    pointer = dataset.with_name(dataset.name + ".dvc")
+    if not pointer.is_file():
+        return "untracked"
+    try:
+        outs = yaml.safe_load(pointer.read_text(encoding="utf-8")).get("outs") or []
+        return str(outs[0]["md5"])
+    except (yaml.YAMLError, AttributeError, IndexError, KeyError, TypeError):
+        return "unreadable"
+
+
+def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def collect(agent_dir: Path, manifest_path: Path, dataset_paths: Iterable[str], actor: str) -> dict[str, str]:
+    """Lineage as flat ``agentgov.lineage.*`` tags for the model version."""
+    commit, dirty = git_state(agent_dir)
+    tags = {
+        "agentgov.lineage.git_commit": commit,
+        "agentgov.lineage.git_dirty": "unknown" if dirty is None else str(dirty).lower(),
+        "agentgov.lineage.manifest_sha256": sha256_file(manifest_path),
+        "agentgov.lineage.registered_by": actor,
+        "agentgov.lineage.registered_at": utcnow().isoformat(),
+    }
+    for path in dataset_paths:
+        tags[f"agentgov.lineage.dataset.{path}"] = dvc_hash(agent_dir / path)
+    for name, installed in library_versions().items():
+        tags[f"agentgov.lineage.version.{name}"] = installed
+    return tags

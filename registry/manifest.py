@@ -1,0 +1,427 @@
+"""The agent manifest: ``agent.yaml`` beside an agent's code.
+
+:func:`load_manifest` validates it with the pydantic models below and reports
+every problem at once, each with its line in the file::
+
+    agent.yaml, line 9: connectors[1].scopes[0]: expected RESOURCE:ACTION like 'tickets:read' or '*', got 'read'
+
+Unknown keys are errors, so a misspelt key never silently means "the default".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
+
+from agentgov.core.errors import AgentgovError
+from agentgov.core.types import is_slug
+
+if TYPE_CHECKING:
+    import yaml
+
+MANIFEST_FILENAME = "agent.yaml"
+SCHEMA_ID = "urn:agentgov:schema:agent-manifest:1"
+
+# The same rule as agentgov.core.types.is_slug, for the JSON Schema.
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py(:[A-Za-z_][A-Za-z0-9_]*)?$"
+SCOPE_PATTERN = r"^([a-z0-9_.-]+:[a-z0-9_.*-]+|\*)$"
+RATE_LIMIT_PATTERN = r"^[1-9][0-9]*/(s|min|h|d)$"
+MEMORY_PATTERN = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$"
+PIN_PATTERN = (
+    r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?"  # the distribution name (PEP 508)
+    r"(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?"  # extras
+    r"==[A-Za-z0-9][A-Za-z0-9.+!_-]*$"  # one exact version, no wildcard
+)
+
+
+def _checked(pattern: str, kind: str, expected: str) -> Any:
+    """A string type that must match ``pattern``, with a message people can act on."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise PydanticCustomError(kind, f"expected {expected}, got {{value}}", {"value": _short(value)})
+        return value
+
+    return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern})]
+
+
+def _slug(value: str) -> str:
+    if not is_slug(value):
+        raise PydanticCustomError(
+            "slug",
+            "expected a DNS-safe name: lowercase letters, digits and inner '-', at most 63 characters, got {value}",
+            {"value": _short(value)},
+        )
+    return value
+
+
+def _relative_path(value: str) -> str:
+    windows = PureWindowsPath(value)  # splits on both '/' and '\'
+    if not value.strip():
+        raise PydanticCustomError("relative_path", "expected a path, got an empty string")
+    if windows.drive or windows.root or value.startswith("~"):
+        raise PydanticCustomError(
+            "relative_path", "expected a path relative to the agent's folder, got {value}", {"value": _short(value)}
+        )
+    if ".." in windows.parts:
+        raise PydanticCustomError("relative_path", "'..' is not allowed in {value}", {"value": _short(value)})
+    return value
+
+
+def _suite_path(value: str) -> str:
+    _relative_path(value)
+    if not value.endswith(".json"):
+        raise PydanticCustomError(
+            "suite_path", "expected a Great Expectations suite .json file, got {value}", {"value": _short(value)}
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN})]
+Entrypoint = _checked(ENTRYPOINT_PATTERN, "entrypoint", "FILE.py:ClassName or FILE.py, a Python file beside agent.yaml")
+Scope = _checked(SCOPE_PATTERN, "scope", "RESOURCE:ACTION like 'tickets:read' or '*'")
+RateLimit = _checked(RATE_LIMIT_PATTERN, "rate_limit", "COUNT/UNIT with UNIT s, min, h or d, like '10/s'")
+Memory = _checked(MEMORY_PATTERN, "memory", "a size in Ki, Mi, Gi or Ti, like '512Mi'")
+Pin = _checked(PIN_PATTERN, "pin", "an exact pin NAME==VERSION, like 'requests==2.32.3'")
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+SuitePath = Annotated[str, AfterValidator(_suite_path)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+
+
+def _unique(items: Sequence[Any], what: str, field: str | None, key: Any) -> None:
+    """Refuse a repeated ``key(item)``, pointing at the repeat (see ``_problem``)."""
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        value = key(item)
+        if value in seen:
+            raise PydanticCustomError(
+                "duplicate",
+                f"duplicate {what} {{value}} (first at index {{first}})",
+                {"value": _short(value), "first": seen[value], "index": index, "field": field},
+            )
+        seen[value] = index
+
+
+class _Model(BaseModel):
+    # Strict: YAML already gives typed values, so "1" is not silently a number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ModelSpec(_Model):
+    """A model the agent calls."""
+
+    name: str = Field(description="The model's name, like 'gpt-4o-mini' or 'all-MiniLM-L6-v2'.")
+    kind: str = Field(description="What it is, like 'llm', 'embedding' or 'classifier'.")
+    provider: str = Field(description="Who serves it, like 'openai' or 'local'.")
+    size: str | None = Field(default=None, description="Its size, like '7B'.")
+
+
+class Connector(_Model):
+    """A system the agent may touch, with the least scopes it needs."""
+
+    name: str = Field(description="Unique within the manifest.")
+    kind: str = Field(description="The system, like 'zendesk' or 'postgres'.")
+    scopes: list[Scope] = Field(description="What it may do, like 'tickets:read'; '*' for everything.")
+    rate_limit: RateLimit | None = Field(default=None, description="At most this many calls, like '10/s' or '600/min'.")
+
+
+class Dataset(_Model):
+    """A data file the agent was built or is judged with."""
+
+    path: RelativePath = Field(description="Relative to the agent's folder; unique within the manifest.")
+    role: Literal["train", "eval", "reference"]
+
+
+class Contracts(_Model):
+    """Great Expectations suites for the agent's requests and responses."""
+
+    inputs: SuitePath | None = Field(default=None, description="Suite JSON file for requests, relative.")
+    outputs: SuitePath | None = Field(default=None, description="Suite JSON file for responses, relative.")
+
+
+class SuccessCriteria(_Model):
+    """What "works" means for this agent; unset criteria are not checked."""
+
+    task_success_min: Ratio | None = None
+    latency_p95_ms_max: Annotated[float, Field(gt=0)] | None = None
+    error_rate_max: Ratio | None = None
+    cost_per_task_max: Annotated[float, Field(ge=0)] | None = None
+
+
+class Resources(_Model):
+    """What one replica of the agent needs to run."""
+
+    cpu: Annotated[float, Field(gt=0)] = 1.0
+    memory: Memory = "1Gi"
+    gpu: Annotated[int, Field(ge=0)] = 0
+
+
+class Manifest(_Model):
+    """An agent's manifest, ``agent.yaml``."""
+
+    name: Slug = Field(description="The agent's registry name: DNS-safe, at most 63 characters.")
+    description: str
+    owners: list[NonEmpty] = Field(min_length=1, description="Who answers for the agent, at least one.")
+    risk_tier: Literal["low", "medium", "high"]
+    entrypoint: Entrypoint = Field(
+        description="FILE.py:ClassName (a class with act(request) -> response) or FILE.py (an MLflow models-from-code file)."
+    )
+    example_request: dict[str, Any] = Field(description="A request the agent answers; MLflow's input example.")
+    models: list[ModelSpec] = Field(default_factory=list)
+    connectors: list[Connector] = Field(default_factory=list)
+    datasets: list[Dataset] = Field(default_factory=list)
+    contracts: Contracts = Field(default_factory=Contracts)
+    success_criteria: SuccessCriteria = Field(default_factory=SuccessCriteria)
+    resources: Resources = Field(default_factory=Resources)
+    requirements: list[Pin] = Field(default_factory=list, description="Exact pins NAME==VERSION, installed with the agent.")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_connectors(cls, connectors: list[Connector]) -> list[Connector]:
+        _unique(connectors, "connector name", "name", lambda c: c.name)
+        return connectors
+
+    @field_validator("datasets")
+    @classmethod
+    def _unique_datasets(cls, datasets: list[Dataset]) -> list[Dataset]:
+        _unique(datasets, "dataset path", "path", lambda d: PurePosixPath(d.path.replace("\\", "/")).as_posix())
+        return datasets
+
+    @field_validator("requirements")
+    @classmethod
+    def _unique_requirements(cls, requirements: list[str]) -> list[str]:
+        # Normalised as pip does (PEP 503): pip refuses two pins of one distribution.
+        _unique(requirements, "requirement", None, lambda r: re.sub(r"[-_.]+", "-", re.split(r"[\[=]", r)[0]).lower())
+        return requirements
+
+    def entrypoint_parts(self) -> tuple[str, str | None]:
+        """``("router.py", "SupportRouter")``, or ``("model.py", None)`` for a models-from-code file."""
+        file, _, class_name = self.entrypoint.partition(":")
+        return file, class_name or None
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``agent.yaml``, for editors and other tools."""
+    schema = Manifest.model_json_schema()
+    schema.pop("title", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "agentgov agent manifest (agent.yaml)",
+        **schema,
+    }
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One thing wrong with a manifest, and where."""
+
+    file: Path
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, line {self.line}: {self.field}: {self.message}"
+
+
+class ManifestError(AgentgovError):
+    """``agent.yaml`` is missing or invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Iterable[ManifestProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# ``field`` of the problems that concern the file as a whole.
+FILE = "(file)"
+YAML = "(yaml)"
+TOP = "(top level)"
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate ``agent.yaml`` (or the one in the folder ``path``).
+
+    Raises :class:`ManifestError` listing every problem, each with its line.
+    """
+    import yaml
+
+    path = Path(path).absolute()
+    if path.is_dir() or (not path.exists() and path.suffix not in (".yaml", ".yml")):
+        path = path / MANIFEST_FILENAME
+
+    def fail(line: int, field: str, message: str) -> ManifestError:
+        return ManifestError([ManifestProblem(path, line, field, message)])
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        where = f"in {path.parent}" if path.parent.is_dir() else f"and no folder {path.parent}"
+        raise fail(1, FILE, f"no {path.name} {where}") from None
+    except OSError as exc:
+        raise fail(1, FILE, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(raw[: exc.start].count(b"\n") + 1, FILE, f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or str(exc)
+        if exc.context and not exc.context.startswith("while"):  # "expected a single document ..."
+            what = f"{exc.context}, {what}"
+        elif exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            # An unclosed quote or bracket is found lines later; say where it opened.
+            what = f"{what} ({exc.context} from line {exc.context_mark.line + 1})"
+        raise fail(mark.line + 1 if mark else 1, YAML, f"invalid YAML: {what}") from None
+    except yaml.YAMLError as exc:
+        raise fail(1, YAML, f"invalid YAML: {exc}") from None
+    if root is None:
+        raise fail(1, TOP, "the file is empty; expected a mapping with name, description, owners, risk_tier, entrypoint and example_request")
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        got = "a list" if isinstance(root, yaml.SequenceNode) else _short(data)
+        raise fail(root.start_mark.line + 1, TOP, f"expected a mapping of keys to values, got {got}")
+
+    problems = list(_repeated_keys(path, root, ()))
+    manifest: Manifest | None = None
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem(path, root, error) for error in exc.errors(include_url=False))
+    entrypoint = data.get("entrypoint")
+    if isinstance(entrypoint, str) and not any(p.field == "entrypoint" for p in problems):
+        file = entrypoint.partition(":")[0]
+        if re.match(ENTRYPOINT_PATTERN, entrypoint) and not (path.parent / file).is_file():
+            line = _line(root, ("entrypoint",), missing=False)
+            problems.append(ManifestProblem(path, line, "entrypoint", f"{file} does not exist in {path.parent}"))
+    if problems:
+        raise ManifestError(sorted(problems, key=lambda p: p.line))
+    assert manifest is not None
+    return manifest
+
+
+def _problem(path: Path, root: yaml.Node, error: Any) -> ManifestProblem:
+    """One pydantic error as a problem with a dotted field and a line."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "duplicate":  # point at the repeated item, not at the whole list
+        loc = (*loc, ctx["index"], *([ctx["field"]] if ctx["field"] else []))
+    if kind == "missing":
+        message = "required, but missing"
+    elif kind == "extra_forbidden":
+        allowed = _keys_at(loc[:-1])
+        message = f"unknown key (expected one of: {', '.join(allowed)})" if allowed else "unknown key"
+    else:
+        message = error["msg"][:1].lower() + error["msg"][1:]
+        value = error.get("input")
+        if "value" not in ctx and isinstance(value, str | int | float | bool):
+            message += f", got {_short(value)}"
+    return ManifestProblem(path, _line(root, loc, missing=kind == "missing"), _dotted(loc), message)
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    text = ""
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and loc[index + 1 : index + 2] != ("[key]",):  # a dict key is no index
+            text += f"[{part}]"
+        elif part == "[key]":
+            text += " (key)"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or TOP
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _line(root: yaml.Node, loc: Sequence[Any], *, missing: bool) -> int:
+    """The line of the node at ``loc``: a key's line for a key, the parent mapping's for a missing one."""
+    import yaml
+
+    node: yaml.Node = root
+    line = root.start_mark.line + 1
+    for part in loc:
+        if part == "[key]":
+            break  # the line is already the key's
+        if isinstance(part, int) and isinstance(node, yaml.SequenceNode) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            # The last of repeated keys wins, as it does when the YAML is loaded.
+            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)]
+            if not found:
+                return node.start_mark.line + 1 if missing else line
+            key, node = found[-1]
+            line = key.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _keys_at(loc: Sequence[Any]) -> list[str]:
+    """The keys the model at ``loc`` allows, for "unknown key" messages."""
+    current: Any = Manifest
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            args = get_args(current)
+            current = args[0] if get_origin(current) is list and args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` to ``X``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or origin is UnionType:
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _repeated_keys(path: Path, node: yaml.Node, loc: tuple[Any, ...]) -> Iterable[ManifestProblem]:
+    """Repeated keys, which YAML loaders silently resolve to the last one."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                message = f"repeated key (also on line {seen[key.value]}); remove one"
+                yield ManifestProblem(path, line, _dotted((*loc, key.value)), message)
+            seen.setdefault(key.value, line)
+            yield from _repeated_keys(path, value, (*loc, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _repeated_keys(path, item, (*loc, index))

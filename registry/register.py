@@ -1,0 +1,99 @@
+"""Registering an agent version: validate, package from code, create the version, record lineage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentgov.core.config import Config
+from agentgov.core.types import AgentRef, Event, EventKind, Stage
+from agentgov.registry import lineage, packaging
+from agentgov.registry.backend import connect, experiment_id, quiet
+from agentgov.registry.errors import RegistrationFailed
+from agentgov.registry.model import READY, TAG_AGENT, TAG_MANIFEST, TAG_STAGE, TAG_STATUS, AgentVersion
+from agentgov.registry.store import agent_exists, get, mlflow_errors
+
+if TYPE_CHECKING:
+    from agentgov.core.audit import AuditLog
+    from agentgov.core.plugins import PluginManager
+
+
+def manifest_path_of(path: Path) -> Path:
+    path = Path(path)
+    return path / "agent.yaml" if path.is_dir() else path
+
+
+def register(path: Path, *, config: Config, audit: AuditLog, plugins: PluginManager, actor: str) -> AgentVersion:
+    """Register the agent at ``path`` (its folder or its ``agent.yaml``) as a new candidate version."""
+    from agentgov.core.events import publish
+    from agentgov.registry.manifest import load_manifest
+
+    manifest_path = manifest_path_of(path).resolve()
+    manifest = load_manifest(manifest_path)
+    agent_dir = manifest_path.parent
+    package = packaging.build(agent_dir, manifest_path, manifest.entrypoint_parts(), manifest.example_request)
+    tags = lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor)
+    requirements = _requirements(manifest.requirements)
+
+    client = connect(config)
+    experiment = experiment_id(client, config)
+    with mlflow_errors(f"registering {manifest.name}"):
+        import mlflow
+
+        if not agent_exists(client, manifest.name):
+            try:
+                client.create_registered_model(manifest.name, tags={TAG_AGENT: "true"}, description=manifest.description)
+            except Exception:
+                if not agent_exists(client, manifest.name):  # not just a concurrent registration of the same agent
+                    raise
+        with mlflow.start_run(experiment_id=experiment, run_name=f"register {manifest.name}") as run:
+            mlflow.set_tags({"agentgov.agent": manifest.name, **tags})
+            info = packaging.log(package, manifest_path, requirements, agent_dir)
+        created = client.create_model_version(
+            manifest.name,
+            source=info.model_uri,
+            run_id=run.info.run_id,
+            model_id=info.model_id,
+            tags={TAG_STATUS: "registering"},
+            description=manifest.description,
+        )
+    version = int(created.version)
+    ref = AgentRef(manifest.name, version=version)
+    try:
+        with mlflow_errors(f"recording lineage on {ref}"):
+            for key, value in {**tags, TAG_MANIFEST: json.dumps(manifest.model_dump(mode="json"), sort_keys=True)}.items():
+                client.set_model_version_tag(manifest.name, str(version), key, value)
+            client.set_model_version_tag(manifest.name, str(version), TAG_STAGE, Stage.CANDIDATE.value)
+            client.set_model_version_tag(manifest.name, str(version), TAG_STATUS, READY)
+        publish(
+            Event(EventKind.REGISTERED, ref, actor, {"source": info.model_uri, "lineage": tags}),
+            audit=audit,
+            plugins=plugins,
+        )
+    except BaseException as exc:
+        _withdraw(client, manifest.name, version)
+        if isinstance(exc, Exception) and not hasattr(exc, "exit_code"):
+            raise RegistrationFailed(f"registering {ref} failed and the version was withdrawn: {type(exc).__name__}: {exc}") from exc
+        raise
+    return get(client, ref)
+
+
+def _withdraw(client: object, name: str, version: int) -> None:
+    """Never leave a half-registered version looking usable: delete it, or at least mark it failed."""
+    with quiet():
+        try:
+            client.delete_model_version(name, str(version))  # type: ignore[attr-defined]
+        except Exception:
+            try:
+                client.set_model_version_tag(name, str(version), TAG_STATUS, "failed")  # type: ignore[attr-defined]
+            except Exception:
+                pass  # the store is gone; `agentgov versions` shows it as "registering", never usable
+
+
+def _requirements(pinned: list[str]) -> list[str]:
+    from importlib.metadata import version
+
+    names = {r.split("==", 1)[0].strip().lower() for r in pinned}
+    extra = [f"{name}=={version(name)}" for name in ("mlflow", "pandas") if name not in names]
+    return [*pinned, *extra]

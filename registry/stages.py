@@ -1,0 +1,170 @@
+"""Stage changes: the one way an agent version moves.
+
+A stage is held twice in MLflow: as an alias (``shadow``, ``canary``,
+``production``, plus ``previous-production`` for one-step rollback) and as the
+``agentgov.stage`` tag on every version, so the MLflow UI shows both. A change
+needs an allowing decision from the gate, happens under the agent's promotion
+lock, and only if the aliases are still what they were when the decision was
+made (compare-and-set); otherwise it is a :class:`Conflict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentgov.core.audit import AuditLog
+from agentgov.core.types import AgentRef, Decision, Event, EventKind, Stage
+from agentgov.registry.errors import Conflict, StageChangeRefused
+from agentgov.registry.lock import promotion_lock
+from agentgov.registry.model import PREVIOUS_PRODUCTION, STAGE_ALIASES, TAG_DECISION, TAG_STAGE, AgentVersion
+from agentgov.registry.store import aliases, mlflow_errors, versions
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from agentgov.core.plugins import PluginManager
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What a stage change will do, computed from the aliases it expects to find."""
+
+    agent: str
+    version: int
+    source: Stage | None
+    target: Stage
+    rollback: bool
+    aliases_before: dict[str, int]
+    aliases_after: dict[str, int]
+    stage_updates: dict[int, Stage] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "version": self.version,
+            "from": self.source.value if self.source else None,
+            "to": self.target.value,
+            "rollback": self.rollback,
+            "aliases_before": self.aliases_before,
+            "aliases_after": self.aliases_after,
+            "stage_updates": {str(v): s.value for v, s in self.stage_updates.items()},
+        }
+
+
+def plan_promotion(version: AgentVersion, target: Stage, current: dict[str, int]) -> StagePlan:
+    """The aliases and stage tags after moving ``version`` forward to ``target``."""
+    if not version.usable:
+        raise StageChangeRefused(f"{version.ref} is not usable (status {version.status}); register it again")
+    source = version.stage or Stage.CANDIDATE
+    if target is Stage.CANDIDATE or target.rank <= source.rank:
+        raise StageChangeRefused(
+            f"{version.ref} is in {source.value}; it can only move forward "
+            f"({' -> '.join(s.value for s in Stage)}); use `agentgov rollback` to go back"
+        )
+    after = {a: v for a, v in current.items() if not (v == version.version and a in STAGE_ALIASES.values())}
+    updates: dict[int, Stage] = {version.version: target}
+    if target in STAGE_ALIASES:
+        alias = STAGE_ALIASES[target]
+        displaced = current.get(alias)
+        if displaced is not None and displaced != version.version:
+            updates[displaced] = Stage.ARCHIVED
+            if target is Stage.PRODUCTION:
+                after[PREVIOUS_PRODUCTION] = displaced
+        after[alias] = version.version
+    if target is Stage.ARCHIVED and after.get(PREVIOUS_PRODUCTION) == version.version:
+        del after[PREVIOUS_PRODUCTION]
+    return StagePlan(version.name, version.version, source, target, False, dict(current), after, updates)
+
+
+def plan_rollback(name: str, current: dict[str, int]) -> StagePlan:
+    """Restore ``previous-production`` to production; the rolled-back version is archived."""
+    previous = current.get(PREVIOUS_PRODUCTION)
+    if previous is None:
+        raise StageChangeRefused(f"{name} has no previous-production version to roll back to")
+    after = dict(current)
+    del after[PREVIOUS_PRODUCTION]
+    after["production"] = previous
+    updates = {previous: Stage.PRODUCTION}
+    if (rolled_back := current.get("production")) is not None:
+        updates[rolled_back] = Stage.ARCHIVED
+    return StagePlan(name, previous, Stage.ARCHIVED, Stage.PRODUCTION, True, dict(current), after, updates)
+
+
+def apply(
+    client: MlflowClient,
+    plan: StagePlan,
+    decision: Decision,
+    *,
+    audit: AuditLog,
+    plugins: PluginManager,
+) -> StagePlan:
+    """Make the planned change, if the gate allowed it and nobody changed the stages since."""
+    from agentgov.core.events import publish
+
+    ref = AgentRef(plan.agent, version=plan.version)
+    if not decision.allowed:
+        raise StageChangeRefused(f"the gate {decision.outcome.value} moving {ref} to {plan.target.value} (decision {decision.id})")
+    if decision.agent != ref or decision.target is not plan.target:
+        raise StageChangeRefused(f"decision {decision.id} is about {decision.agent} -> {decision.target.value}, not {ref} -> {plan.target.value}")
+
+    with promotion_lock(client, plan.agent):
+        now = aliases(client, plan.agent)
+        if now != plan.aliases_before:
+            audit.append(
+                actor=decision.actor,
+                action="stage.conflict",
+                subject=str(ref),
+                payload={"expected": plan.aliases_before, "found": now, "to": plan.target.value, "decision_id": decision.id},
+            )
+            raise Conflict(
+                f"the stages of {plan.agent} changed while this promotion was being decided "
+                f"(expected {_describe(plan.aliases_before)}, found {_describe(now)})",
+                hint="nothing was changed; run the promotion again to decide against the new state",
+            )
+        stage_before = {v.version: v.stage for v in versions(client, plan.agent) if v.version in plan.stage_updates}
+        try:
+            _write(client, plan.agent, plan.aliases_before, plan.aliases_after, plan.stage_updates, decision.id)
+        except BaseException:
+            _restore(client, plan, stage_before)
+            raise
+        audit.append(
+            actor=decision.actor,
+            action="stage.change",
+            subject=str(ref),
+            payload={**plan.to_dict(), "decision_id": decision.id},
+        )
+    kind = EventKind.ROLLED_BACK if plan.rollback else EventKind.PROMOTED
+    publish(
+        Event(kind, ref, decision.actor, {"from": plan.source.value if plan.source else None, "to": plan.target.value}, decision.id),
+        audit=audit,
+        plugins=plugins,
+    )
+    return plan
+
+
+def _write(client: MlflowClient, name: str, before: dict[str, int], after: dict[str, int], stages: dict[int, Stage], decision_id: str | None) -> None:
+    with mlflow_errors(f"changing the stages of {name}"):
+        for alias, version in after.items():
+            if before.get(alias) != version:
+                client.set_registered_model_alias(name, alias, str(version))
+        for alias in before.keys() - after.keys():
+            client.delete_registered_model_alias(name, alias)
+        for version, stage in stages.items():
+            client.set_model_version_tag(name, str(version), TAG_STAGE, stage.value)
+            if decision_id:
+                client.set_model_version_tag(name, str(version), f"{TAG_DECISION}{stage.value}", decision_id)
+
+
+def _restore(client: MlflowClient, plan: StagePlan, stage_before: dict[int, Stage | None]) -> None:
+    """Best effort: put aliases and stage tags back as they were."""
+    try:
+        current = aliases(client, plan.agent)
+        restore = {v: s for v, s in stage_before.items() if s is not None}
+        _write(client, plan.agent, current, plan.aliases_before, restore, None)
+    except Exception:
+        pass  # `agentgov doctor` reports what is still out of line
+
+
+def _describe(current: dict[str, int]) -> str:
+    return ", ".join(f"{a}=v{v}" for a, v in sorted(current.items())) or "no stage aliases"

@@ -1,0 +1,109 @@
+"""Reading agents and their versions from the MLflow model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from agentgov.core.types import AgentRef
+from agentgov.registry.backend import LOCK_PREFIX, quiet
+from agentgov.registry.errors import NotFound, RegistryUnavailable
+from agentgov.registry.model import ALIASES, STAGE_ALIASES, TAG_AGENT, AgentVersion
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@contextmanager
+def mlflow_errors(what: str) -> Iterator[None]:
+    """Turn MLflow's exceptions into errors a user can act on."""
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+
+    try:
+        with quiet():
+            yield
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFound(f"{what}: not found") from None
+        if "API request to" in str(exc) or "Max retries exceeded" in str(exc):
+            raise RegistryUnavailable(f"{what}: the MLflow server stopped answering ({_first_line(exc)})") from None
+        raise
+    except (RequestsConnectionError, ConnectionError) as exc:
+        raise RegistryUnavailable(f"{what}: the MLflow server stopped answering ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def list_agents(client: MlflowClient) -> list[dict]:
+    with mlflow_errors("listing agents"):
+        models = client.search_registered_models(filter_string=f"tags.`{TAG_AGENT}` = 'true'", max_results=1000)
+    return [
+        {
+            "name": m.name,
+            "description": m.description or "",
+            "latest_version": max((int(v.version) for v in (m.latest_versions or [])), default=None),
+            "aliases": {alias: int(version) for alias, version in (m.aliases or {}).items()},
+        }
+        for m in sorted(models, key=lambda m: m.name)
+        if not m.name.startswith(LOCK_PREFIX)
+    ]
+
+
+def agent_exists(client: MlflowClient, name: str) -> bool:
+    try:
+        with mlflow_errors(f"agent {name}"):
+            client.get_registered_model(name)
+    except NotFound:
+        return False
+    return True
+
+
+def versions(client: MlflowClient, name: str) -> list[AgentVersion]:
+    """Every version of ``name``, newest first."""
+    with mlflow_errors(f"agent {name}"):
+        model = client.get_registered_model(name)
+        found = client.search_model_versions(filter_string=f"name = '{name}'", max_results=10000)
+    by_alias = _alias_map(model)
+    result = []
+    for mv in found:
+        mv.aliases = [a for a, v in by_alias.items() if v == int(mv.version)]
+        result.append(AgentVersion.from_mlflow(mv))
+    return sorted(result, key=lambda v: v.version, reverse=True)
+
+
+def aliases(client: MlflowClient, name: str) -> dict[str, int]:
+    """The agent's stage aliases: alias -> version."""
+    with mlflow_errors(f"agent {name}"):
+        return {a: v for a, v in _alias_map(client.get_registered_model(name)).items() if a in ALIASES}
+
+
+def _alias_map(model: object) -> dict[str, int]:
+    return {alias: int(version) for alias, version in (getattr(model, "aliases", None) or {}).items()}
+
+
+def get(client: MlflowClient, ref: AgentRef) -> AgentVersion:
+    """The version ``ref`` names: ``name/3`` or ``name@production``."""
+    if ref.version is None and ref.stage is None:
+        raise NotFound(f"{ref.name}: name a version (NAME/3) or a stage (NAME@production)")
+    if ref.stage is not None and ref.stage not in STAGE_ALIASES:
+        held = [v for v in versions(client, ref.name) if v.stage is ref.stage]
+        if not held:
+            raise NotFound(f"no version of {ref.name} is in stage {ref.stage.value}")
+        return held[0]
+    with mlflow_errors(str(ref)):
+        if ref.stage is not None:
+            try:
+                mv = client.get_model_version_by_alias(ref.name, STAGE_ALIASES[ref.stage])
+            except Exception as exc:
+                if agent_exists(client, ref.name):
+                    raise NotFound(f"no version of {ref.name} is in {ref.stage.value}") from None
+                raise exc
+        else:
+            mv = client.get_model_version(ref.name, str(ref.version))
+        model = client.get_registered_model(ref.name)
+    mv.aliases = [a for a, v in _alias_map(model).items() if v == int(mv.version)]
+    return AgentVersion.from_mlflow(mv)

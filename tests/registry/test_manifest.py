@@ -1,0 +1,359 @@
+"""The agent manifest, ``agent.yaml``: real files, every problem with its field and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pydantic
+import pytest
+import yaml
+
+from agentgov.core.errors import AgentgovError
+from agentgov.core.types import is_slug
+from agentgov.registry.manifest import (
+    Manifest,
+    ManifestError,
+    ManifestProblem,
+    load_manifest,
+    manifest_json_schema,
+)
+
+MINIMAL = """\
+name: support-router
+description: Routes support tickets.
+owners: [support@example.com]
+risk_tier: medium
+entrypoint: agent.py:Agent
+example_request:
+  text: where is my refund?
+"""
+
+FULL = """\
+# The support router's manifest.
+name: support-router
+description: Routes support tickets.
+owners:
+  - support@example.com
+  - oncall@example.com
+risk_tier: high
+entrypoint: agent.py:Agent
+example_request:
+  subject: Charged twice
+  body: Please refund me.
+  priority: 2
+models:
+  - {name: all-MiniLM-L6-v2, kind: embedding, provider: local, size: 22M}
+  - name: gpt-4o-mini
+    kind: llm
+    provider: openai
+connectors:
+  - name: helpdesk
+    kind: zendesk
+    scopes: ["tickets:read", "tickets:write"]
+    rate_limit: 10/s
+  - name: warehouse
+    kind: postgres
+    scopes: ["*"]
+datasets:
+  - {path: data/train.csv, role: train}
+  - {path: data/eval.csv, role: eval}
+contracts:
+  inputs: contracts/requests.json
+  outputs: contracts/responses.json
+success_criteria:
+  task_success_min: 0.85
+  latency_p95_ms_max: 200
+  error_rate_max: 0.01
+  cost_per_task_max: 0
+resources:
+  cpu: 0.5
+  memory: 512Mi
+  gpu: 1
+requirements: ["scikit-learn==1.5.2", "uvicorn[standard]==0.30.6"]
+tags:
+  team: support
+  cost-centre: "42"
+"""
+
+
+def write(folder: Path, text: str, *, code: bool = True) -> Path:
+    """``agent.yaml`` (and, with ``code``, the ``agent.py`` it names) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "agent.yaml"
+    path.write_text(text, encoding="utf-8")
+    if code:
+        (folder / "agent.py").write_text("class Agent:\n    def act(self, request):\n        return {}\n", encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[tuple[str, int, str]]:
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    return [(p.field, p.line, p.message) for p in caught.value.problems]
+
+
+def only_problem(path: Path) -> tuple[str, int, str]:
+    found = problems_of(path)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_full_manifest_loads(tmp_path: Path) -> None:
+    manifest = load_manifest(write(tmp_path, FULL))
+
+    assert manifest.name == "support-router"
+    assert manifest.owners == ["support@example.com", "oncall@example.com"]
+    assert manifest.risk_tier == "high"
+    assert manifest.entrypoint_parts() == ("agent.py", "Agent")
+    assert manifest.example_request == {"subject": "Charged twice", "body": "Please refund me.", "priority": 2}
+    assert [(m.name, m.size) for m in manifest.models] == [("all-MiniLM-L6-v2", "22M"), ("gpt-4o-mini", None)]
+    assert manifest.connectors[0].scopes == ["tickets:read", "tickets:write"]
+    assert manifest.connectors[0].rate_limit == "10/s"
+    assert manifest.connectors[1].rate_limit is None
+    assert [(d.path, d.role) for d in manifest.datasets] == [("data/train.csv", "train"), ("data/eval.csv", "eval")]
+    assert manifest.contracts.outputs == "contracts/responses.json"
+    assert manifest.success_criteria.latency_p95_ms_max == 200.0
+    assert manifest.success_criteria.cost_per_task_max == 0.0
+    assert (manifest.resources.cpu, manifest.resources.memory, manifest.resources.gpu) == (0.5, "512Mi", 1)
+    assert manifest.requirements == ["scikit-learn==1.5.2", "uvicorn[standard]==0.30.6"]
+    assert manifest.tags == {"team": "support", "cost-centre": "42"}
+
+
+def test_a_minimal_manifest_gets_the_defaults(tmp_path: Path) -> None:
+    manifest = load_manifest(write(tmp_path, MINIMAL))
+
+    assert manifest.models == [] and manifest.connectors == [] and manifest.datasets == []
+    assert manifest.contracts.inputs is None and manifest.contracts.outputs is None
+    criteria = manifest.success_criteria
+    assert (criteria.task_success_min, criteria.latency_p95_ms_max, criteria.error_rate_max, criteria.cost_per_task_max) == (None,) * 4
+    assert (manifest.resources.cpu, manifest.resources.memory, manifest.resources.gpu) == (1.0, "1Gi", 0)
+    assert manifest.requirements == [] and manifest.tags == {}
+
+
+def test_the_folder_or_the_file_may_be_given(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    assert load_manifest(tmp_path) == load_manifest(path)
+
+
+def test_a_models_from_code_entrypoint_has_no_class(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL.replace("agent.py:Agent", "model.py"), code=False)
+    (tmp_path / "model.py").write_text("# mlflow.models.set_model(...)\n", encoding="utf-8")
+    assert load_manifest(tmp_path).entrypoint_parts() == ("model.py", None)
+
+
+def test_a_manifest_is_frozen_and_survives_a_json_round_trip(tmp_path: Path) -> None:
+    manifest = load_manifest(write(tmp_path, FULL))
+    with pytest.raises(pydantic.ValidationError):
+        manifest.name = "other"  # type: ignore[misc]
+    # The registry stores the manifest as JSON on each version; it must read back the same.
+    stored = json.loads(json.dumps(manifest.model_dump(mode="json")))
+    assert Manifest.model_validate(stored) == manifest
+
+
+# (case, text, field, line, words in the message)
+INVALID = [
+    ("unknown top-level key", MINIMAL + "colour: blue\n", "colour", 8, "unknown key (expected one of: name, description,"),
+    ("unknown nested key", MINIMAL + "resources:\n  cpu: 1\n  disk: 10Gi\n", "resources.disk", 10, "unknown key (expected one of: cpu, memory, gpu)"),
+    (
+        "unknown key in a list item",
+        MINIMAL + "connectors:\n  - name: helpdesk\n    kind: zendesk\n    scopes: ['*']\n    region: eu\n",
+        "connectors[0].region", 12, "unknown key (expected one of: name, kind, scopes, rate_limit)",
+    ),
+    ("name not a slug", MINIMAL.replace("name: support-router", "name: Support_Router"), "name", 1, "DNS-safe name"),
+    ("name too long", MINIMAL.replace("name: support-router", f"name: {'a' * 64}"), "name", 1, "at most 63 characters"),
+    ("bad risk tier", MINIMAL.replace("risk_tier: medium", "risk_tier: critical"), "risk_tier", 4, "input should be 'low', 'medium' or 'high', got 'critical'"),
+    ("missing field", MINIMAL.replace("description: Routes support tickets.\n", ""), "description", 1, "required, but missing"),
+    (
+        "missing field after a comment",
+        "# header\n\n" + MINIMAL.replace("owners: [support@example.com]\n", ""),
+        "owners", 3, "required, but missing",
+    ),
+    (
+        "missing nested field",
+        MINIMAL + "connectors:\n  - name: helpdesk\n    scopes: ['*']\n",
+        "connectors[0].kind", 9, "required, but missing",
+    ),
+    ("owners not a list", MINIMAL.replace("owners: [support@example.com]", "owners: support@example.com"), "owners", 3, "input should be a valid list"),
+    ("no owners", MINIMAL.replace("owners: [support@example.com]", "owners: []"), "owners", 3, "at least 1 item"),
+    ("empty owner", MINIMAL.replace("owners: [support@example.com]", "owners:\n  - ''"), "owners[0]", 4, "at least 1 character"),
+    ("example not a mapping", MINIMAL.replace("  text: where is my refund?\n", "  - where is my refund?\n"), "example_request", 6, "valid dictionary"),
+    ("number as a string", MINIMAL + "resources:\n  cpu: '2'\n", "resources.cpu", 9, "input should be a valid number, got '2'"),
+    ("bool as a number", MINIMAL + "resources:\n  gpu: true\n", "resources.gpu", 9, "valid integer"),
+    ("zero cpu", MINIMAL + "resources:\n  cpu: 0\n", "resources.cpu", 9, "greater than 0"),
+    ("bad memory", MINIMAL + "resources:\n  memory: 2G\n", "resources.memory", 9, "expected a size in Ki, Mi, Gi or Ti, like '512Mi', got '2G'"),
+    ("tag value not a string", MINIMAL + "tags:\n  team: 7\n", "tags.team", 9, "valid string, got 7"),
+    (
+        "bad scope",
+        MINIMAL + "connectors:\n  - name: helpdesk\n    kind: zendesk\n    scopes:\n      - tickets:read\n      - Tickets\n",
+        "connectors[0].scopes[1]", 13, "expected RESOURCE:ACTION like 'tickets:read' or '*', got 'Tickets'",
+    ),
+    (
+        "bad rate limit",
+        MINIMAL + "connectors:\n  - {name: helpdesk, kind: zendesk, scopes: ['*'], rate_limit: 10 per second}\n",
+        "connectors[0].rate_limit", 9, "like '10/s', got '10 per second'",
+    ),
+    (
+        "duplicate connector names",
+        MINIMAL + "connectors:\n  - {name: helpdesk, kind: zendesk, scopes: ['*']}\n  - {name: crm, kind: hubspot, scopes: ['*']}\n"
+        "  - {name: helpdesk, kind: jira, scopes: ['*']}\n",
+        "connectors[2].name", 11, "duplicate connector name 'helpdesk' (first at index 0)",
+    ),
+    (
+        "duplicate dataset paths",
+        MINIMAL + "datasets:\n  - {path: data/a.csv, role: train}\n  - {path: ./data/a.csv, role: eval}\n",
+        "datasets[1].path", 10, "duplicate dataset path 'data/a.csv'",
+    ),
+    ("unpinned requirement", MINIMAL + "requirements:\n  - requests==2.32.3\n  - pandas\n", "requirements[1]", 10, "exact pin NAME==VERSION"),
+    ("range requirement", MINIMAL + "requirements: ['pandas>=2.2']\n", "requirements[0]", 8, "exact pin NAME==VERSION, like 'requests==2.32.3', got 'pandas>=2.2'"),
+    ("wildcard requirement", MINIMAL + "requirements: ['pandas==2.*']\n", "requirements[0]", 8, "exact pin"),
+    ("two pins of one package", MINIMAL + "requirements: ['pandas==2.2.3', 'Pandas==2.2.2']\n", "requirements[1]", 8, "duplicate requirement 'pandas'"),
+    ("absolute dataset path", MINIMAL + "datasets:\n  - path: /data/train.csv\n    role: train\n", "datasets[0].path", 9, "relative to the agent's folder, got '/data/train.csv'"),
+    ("windows dataset path", MINIMAL + "datasets:\n  - {path: 'C:\\data\\train.csv', role: train}\n", "datasets[0].path", 9, "relative to the agent's folder"),
+    ("dataset path with ..", MINIMAL + "datasets:\n  - {path: data/../../secrets.csv, role: train}\n", "datasets[0].path", 9, "'..' is not allowed"),
+    ("bad dataset role", MINIMAL + "datasets:\n  - {path: a.csv, role: test}\n", "datasets[0].role", 9, "'train', 'eval' or 'reference'"),
+    ("contract not JSON", MINIMAL + "contracts:\n  inputs: suites/requests.yaml\n", "contracts.inputs", 9, "suite .json file"),
+    ("contract outside", MINIMAL + "contracts:\n  outputs: ../suite.json\n", "contracts.outputs", 9, "'..' is not allowed"),
+    ("success rate above 1", MINIMAL + "success_criteria:\n  task_success_min: 85\n", "success_criteria.task_success_min", 9, "less than or equal to 1, got 85"),
+    ("negative cost", MINIMAL + "success_criteria:\n  cost_per_task_max: -1\n", "success_criteria.cost_per_task_max", 9, "greater than or equal to 0"),
+    ("entrypoint without .py", MINIMAL.replace("agent.py:Agent", "agent:Agent"), "entrypoint", 5, "expected FILE.py:ClassName or FILE.py"),
+    ("entrypoint in a subfolder", MINIMAL.replace("agent.py:Agent", "src/agent.py:Agent"), "entrypoint", 5, "beside agent.yaml, got 'src/agent.py:Agent'"),
+    ("entrypoint with an empty class", MINIMAL.replace("agent.py:Agent", "'agent.py:'"), "entrypoint", 5, "FILE.py:ClassName"),
+    ("entrypoint with a dotted class", MINIMAL.replace("agent.py:Agent", "agent.py:mod.Agent"), "entrypoint", 5, "FILE.py:ClassName"),
+    ("repeated key", MINIMAL + "risk_tier: low\n", "risk_tier", 8, "repeated key (also on line 4); remove one"),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "line", "words"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
+def test_an_invalid_manifest_names_the_field_and_the_line(tmp_path: Path, text: str, field: str, line: int, words: str) -> None:
+    path = write(tmp_path, text)
+    assert only_problem(path)[:2] == (field, line)
+    assert words in only_problem(path)[2]
+
+
+def test_a_missing_entrypoint_file_is_named_with_its_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL, code=False)
+    assert only_problem(path) == ("entrypoint", 5, f"agent.py does not exist in {tmp_path}")
+    (tmp_path / "agent.py").mkdir()  # a folder is no file
+    assert only_problem(path) == ("entrypoint", 5, f"agent.py does not exist in {tmp_path}")
+
+
+def test_several_problems_are_all_reported_in_line_order(tmp_path: Path) -> None:
+    text = """\
+name: Bad Name
+owners: support@example.com
+risk_tier: extreme
+entrypoint: agent.py:Agent
+example_request: {text: hi}
+connectors:
+  - name: helpdesk
+    kind: zendesk
+    scopes: [read]
+requirements: [requests]
+colour: blue
+"""
+    path = write(tmp_path, text, code=False)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    found = [(p.field, p.line) for p in caught.value.problems]
+    assert found == [
+        ("name", 1),
+        ("description", 1),
+        ("owners", 2),
+        ("risk_tier", 3),
+        ("entrypoint", 4),
+        ("connectors[0].scopes[0]", 9),
+        ("requirements[0]", 10),
+        ("colour", 11),
+    ]
+    # One line per problem, so the command line prints each on its own.
+    assert str(caught.value).splitlines() == [str(p) for p in caught.value.problems]
+    assert str(caught.value.problems[0]).startswith(f"{path}, line 1: name: expected a DNS-safe name")
+
+
+def test_the_error_is_a_user_error_with_frozen_problems(tmp_path: Path) -> None:
+    problem = ManifestProblem(tmp_path / "agent.yaml", 3, "owners", "required, but missing")
+    error = ManifestError([problem])
+    assert isinstance(error, AgentgovError) and error.exit_code == 2
+    assert error.problems == (problem,)
+    assert str(error) == f"{tmp_path / 'agent.yaml'}, line 3: owners: required, but missing"
+    with pytest.raises(AttributeError):
+        problem.line = 4  # type: ignore[misc]
+
+
+# Problems with the file as a whole: (case, content, field, line, words)
+BROKEN_FILES = [
+    ("YAML syntax error", b"name: a\nowners: [x, y\nrisk_tier: low\n", "(yaml)", 3, "invalid YAML: expected ',' or ']', but got ':' (while parsing a flow sequence from line 2)"),
+    ("unclosed quote", b'name: a\ndescription: "routes\nrisk_tier: low\n', "(yaml)", 4, "unexpected end of stream (while scanning a quoted scalar from line 2)"),
+    ("bad indentation", b"name: a\n  owners: x\n", "(yaml)", 2, "invalid YAML: mapping values are not allowed here"),
+    ("two documents", b"name: a\n---\nname: b\n", "(yaml)", 2, "expected a single document in the stream"),
+    ("python tag", b"name: !!python/object/apply:os.system [ls]\n", "(yaml)", 1, "could not determine a constructor"),
+    ("empty file", b"", "(top level)", 1, "the file is empty"),
+    ("only comments", b"# nothing yet\n", "(top level)", 1, "the file is empty"),
+    ("a list", b"# agents\n- name: a\n- name: b\n", "(top level)", 2, "expected a mapping of keys to values, got a list"),
+    ("a scalar", b"support-router\n", "(top level)", 1, "expected a mapping of keys to values, got 'support-router'"),
+    ("not UTF-8", b"name: a\ndescription: caf\xe9\n", "(file)", 2, "not UTF-8 text (byte 24)"),
+]
+
+
+@pytest.mark.parametrize(("content", "field", "line", "words"), [c[1:] for c in BROKEN_FILES], ids=[c[0] for c in BROKEN_FILES])
+def test_a_broken_file_gives_one_clear_problem(tmp_path: Path, content: bytes, field: str, line: int, words: str) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_bytes(content)
+    found = only_problem(path)
+    assert found[:2] == (field, line)
+    assert words in found[2]
+
+
+def test_a_missing_manifest_names_the_folder(tmp_path: Path) -> None:
+    assert only_problem(tmp_path) == ("(file)", 1, f"no agent.yaml in {tmp_path}")
+    assert only_problem(tmp_path / "agent.yaml") == ("(file)", 1, f"no agent.yaml in {tmp_path}")
+    assert only_problem(tmp_path / "nowhere") == ("(file)", 1, f"no agent.yaml and no folder {tmp_path / 'nowhere'}")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_manifest(path).name == "support-router"
+
+
+def test_the_json_schema_forbids_unknown_keys_and_lists_required_fields() -> None:
+    schema = manifest_json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] and schema["title"]
+    assert schema["additionalProperties"] is False
+    assert all(definition["additionalProperties"] is False for definition in schema["$defs"].values())
+    assert set(schema["required"]) == {"name", "description", "owners", "risk_tier", "entrypoint", "example_request"}
+    assert set(schema["$defs"]["Connector"]["required"]) == {"name", "kind", "scopes"}
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_the_json_schema_accepts_the_examples_and_rejects_what_load_manifest_rejects() -> None:
+    validator = jsonschema.Draft202012Validator(manifest_json_schema())
+    full = yaml.safe_load(FULL)
+    assert list(validator.iter_errors(full)) == []
+    assert list(validator.iter_errors(yaml.safe_load(MINIMAL))) == []
+
+    bad = [
+        {**full, "colour": "blue"},
+        {**full, "resources": {"cpu": 1, "disk": "10Gi"}},
+        {**full, "name": "Support_Router"},
+        {**full, "risk_tier": "critical"},
+        {**full, "owners": []},
+        {**full, "entrypoint": "agent:Agent"},
+        {**full, "connectors": [{"name": "a", "kind": "k", "scopes": ["read"]}]},
+        {**full, "requirements": ["pandas"]},
+        {**full, "resources": {"memory": "2G"}},
+        {**full, "success_criteria": {"error_rate_max": 2}},
+        {key: value for key, value in full.items() if key != "description"},
+    ]
+    for manifest in bad:
+        assert list(validator.iter_errors(manifest)), manifest
+
+
+def test_the_schema_name_pattern_is_is_slug() -> None:
+    pattern = manifest_json_schema()["properties"]["name"]["pattern"]
+    validator = jsonschema.Draft202012Validator({"type": "string", "pattern": pattern})
+    for name in ("a", "support-router", "r2-d2", "a" * 63, "a" * 64, "-a", "a-", "A", "a_b", "a.b", ""):
+        assert validator.is_valid(name) == is_slug(name), name
