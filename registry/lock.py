@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 LEASE_SECONDS = 60.0
+_CONTENDED = ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST")
 
 
 @contextmanager
@@ -46,7 +47,9 @@ def promotion_lock(client: MlflowClient, agent: str, *, wait: float = 60.0, leas
                 )
             break
         except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS" and "database is locked" not in str(exc):
+            # A lost race shows as "already exists", or as "does not exist" when the holder released
+            # the lock between MLflow's insert and its look-up of the existing row: both mean "try again".
+            if exc.error_code not in _CONTENDED and "database is locked" not in str(exc):
                 raise
         _break_if_expired(client, name)
         if time.monotonic() > deadline:
