@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agentgov.core.config import Config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
@@ -20,6 +22,7 @@ WORKERS = 8
 RUNS = int(os.environ.get("AGENTGOV_SOAK_RUNS", "1"))
 
 
+@pytest.mark.timeout(120 + 90 * RUNS)
 def test_exactly_one_of_eight_concurrent_promotions_wins(
     registry_config: Config,
     agentgov_home: Home,
