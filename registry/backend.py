@@ -64,8 +64,16 @@ def connect(config: Config) -> MlflowClient:
         import mlflow
         from mlflow import MlflowClient
 
+        # set_*_uri also export MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI; put them back, or the next
+        # load_config() in this process would read our own choice as the user's override.
+        saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(config.tracking_uri)
         mlflow.set_registry_uri(config.registry_uri)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         try:
             return MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)
         except Exception as exc:

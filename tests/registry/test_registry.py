@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgov.core.config import Config
+from agentgov.core.config import Config, load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
@@ -222,3 +222,12 @@ def test_a_server_that_is_down_is_a_clear_error_and_nothing_is_written(agentgov_
     assert result.stderr.startswith(f"agentgov: error: the MLflow server at http://127.0.0.1:{port} is not reachable")
     assert len(result.stderr.splitlines()) == 1
     assert sorted(p.relative_to(agentgov_home.root) for p in agentgov_home.root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_connecting_leaves_the_users_mlflow_variables_alone(registry_config: Config) -> None:
+    import os
+
+    connect(registry_config)
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    assert load_config().sources["registry_uri"].startswith("default")
