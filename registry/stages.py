@@ -18,7 +18,7 @@ from agentgov.core.types import AgentRef, Decision, Event, EventKind, Stage
 from agentgov.registry.errors import Conflict, StageChangeRefused
 from agentgov.registry.lock import promotion_lock
 from agentgov.registry.model import PREVIOUS_PRODUCTION, STAGE_ALIASES, TAG_DECISION, TAG_STAGE, AgentVersion
-from agentgov.registry.store import aliases, mlflow_errors, versions
+from agentgov.registry.store import aliases, get, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -122,7 +122,7 @@ def apply(
                 f"(expected {_describe(plan.aliases_before)}, found {_describe(now)})",
                 hint="nothing was changed; run the promotion again to decide against the new state",
             )
-        stage_before = {v.version: v.stage for v in versions(client, plan.agent) if v.version in plan.stage_updates}
+        stage_before = {v: get(client, AgentRef(plan.agent, version=v)).stage for v in plan.stage_updates}
         try:
             _write(client, plan.agent, plan.aliases_before, plan.aliases_after, plan.stage_updates, decision.id)
         except BaseException:
