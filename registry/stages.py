@@ -18,7 +18,7 @@ from agentgov.core.types import AgentRef, Decision, Event, EventKind, Stage
 from agentgov.registry.errors import Conflict, StageChangeRefused
 from agentgov.registry.lock import promotion_lock
 from agentgov.registry.model import PREVIOUS_PRODUCTION, STAGE_ALIASES, TAG_DECISION, TAG_STAGE, AgentVersion
-from agentgov.registry.store import aliases, get, mlflow_errors
+from agentgov.registry.store import aliases, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -122,7 +122,10 @@ def apply(
                 f"(expected {_describe(plan.aliases_before)}, found {_describe(now)})",
                 hint="nothing was changed; run the promotion again to decide against the new state",
             )
-        stage_before = {v: get(client, AgentRef(plan.agent, version=v)).stage for v in plan.stage_updates}
+        with mlflow_errors(f"reading the stages of {plan.agent}"):
+            stage_before = {
+                v: AgentVersion.from_mlflow(client.get_model_version(plan.agent, str(v))).stage for v in plan.stage_updates
+            }
         try:
             _write(client, plan.agent, plan.aliases_before, plan.aliases_after, plan.stage_updates, decision.id)
         except BaseException:

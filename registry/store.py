@@ -95,15 +95,10 @@ def get(client: MlflowClient, ref: AgentRef) -> AgentVersion:
             raise NotFound(f"no version of {ref.name} is in stage {ref.stage.value}")
         return held[0]
     with mlflow_errors(str(ref)):
-        if ref.stage is not None:
-            try:
-                mv = client.get_model_version_by_alias(ref.name, STAGE_ALIASES[ref.stage])
-            except Exception as exc:
-                if agent_exists(client, ref.name):
-                    raise NotFound(f"no version of {ref.name} is in {ref.stage.value}") from None
-                raise exc
-        else:
-            mv = client.get_model_version(ref.name, str(ref.version))
-        model = client.get_registered_model(ref.name)
-    mv.aliases = [a for a, v in _alias_map(model).items() if v == int(mv.version)]
+        by_alias = _alias_map(client.get_registered_model(ref.name))
+        number = by_alias.get(STAGE_ALIASES[ref.stage]) if ref.stage is not None else ref.version
+        if number is None:
+            raise NotFound(f"no version of {ref.name} is in {ref.stage.value}")
+        mv = client.get_model_version(ref.name, str(number))
+    mv.aliases = [a for a, v in by_alias.items() if v == int(mv.version)]
     return AgentVersion.from_mlflow(mv)
