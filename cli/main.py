@@ -121,9 +121,30 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from agentgov.cli import audit_commands, manifest_commands, plugin_commands, registry_commands, setup_commands
+    from agentgov.cli import (
+        audit_commands,
+        data_commands,
+        history_commands,
+        manifest_commands,
+        plugin_commands,
+        policy_commands,
+        registry_commands,
+        server_commands,
+        setup_commands,
+    )
 
-    for module in (setup_commands, registry_commands, manifest_commands, plugin_commands, audit_commands):
+    modules = (
+        setup_commands,
+        registry_commands,
+        manifest_commands,
+        data_commands,
+        policy_commands,
+        history_commands,
+        server_commands,
+        plugin_commands,
+        audit_commands,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,1 @@
+"""The built-in governance policies, one plugin module each."""
