@@ -7,7 +7,8 @@ sequence number and hash, so that records cut from the end are noticed too.
 
 Appends take an exclusive ``flock`` on a lock file, so writers in several
 processes never interleave, reorder or lose a record. Keys that look like
-secrets are redacted before anything is written.
+secrets are redacted, and values that look like credentials or personal data
+masked (:mod:`agentgov.core.masking`), before anything is written.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgov.core.errors import AuditError, AuditTampered
+from agentgov.core.masking import DEFAULT_MASKER, Masker
 from agentgov.core.types import utcnow
 
 GENESIS = "0" * 64
@@ -86,8 +88,9 @@ def _digest(record: Mapping[str, Any]) -> str:
 class AuditLog:
     """The audit log at ``path`` (``<home>/audit/audit.jsonl`` by default)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, masker: Masker | None = None) -> None:
         self.path = Path(path)
+        self.masker = masker or DEFAULT_MASKER
         self.head_path = self.path.with_suffix(".head")
         self.lock_path = self.path.with_suffix(".lock")
 
@@ -104,7 +107,7 @@ class AuditLog:
                 "actor": actor,
                 "action": action,
                 "subject": subject,
-                "payload": redact(dict(payload or {})),
+                "payload": self.masker.value(redact(dict(payload or {}))),
                 "prev": last_hash,
             }
             # Round-trip so the hash is computed over exactly what a reader will parse.

@@ -57,6 +57,14 @@ trace = false
 # Who you are in the audit log. Empty: $AGENTGOV_USER, else your OS user.
 user = ""
 
+[masking]
+# Audit records mask values that look like credentials or personal data
+# (e-mail, phone, card numbers, bearer tokens, API keys, URI passwords).
+# Fields never masked, besides actor, subject, ids, hashes, names and versions:
+safe_fields = []
+# Extra patterns, name = "regex"; a built-in's name replaces it, "" turns it off:
+# patterns = { employee-id = "EMP-[0-9]{6}" }
+
 # Policies guarding each stage are configured per stage, for example:
 # [stages.production]
 """
@@ -71,6 +79,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("plugins", "block"): ("plugins_block", list),
     ("plugins", "trace"): ("trace_plugins", bool),
     ("identity", "user"): ("user", str),
+    ("masking", "safe_fields"): ("mask_safe_fields", list),
+    ("masking", "patterns"): ("mask_patterns", dict),
 }
 
 # attribute -> environment variables, first set wins
@@ -104,6 +114,8 @@ class Config:
     stages: Mapping[Stage, Mapping[str, Any]]
     path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    mask_safe_fields: tuple[str, ...] = ()
+    mask_patterns: Mapping[str, str] = field(default_factory=dict)
 
     def shown(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for people, with credentials masked."""
@@ -117,6 +129,8 @@ class Config:
             ("plugins.block", ", ".join(self.plugins_block) or "(none)", self.sources["plugins_block"]),
             ("plugins.trace", str(self.trace_plugins).lower(), self.sources["trace_plugins"]),
             ("identity.user", self.user, self.sources["user"]),
+            ("masking.safe_fields", ", ".join(self.mask_safe_fields) or "(defaults)", self.sources.get("mask_safe_fields", "default")),
+            ("masking.patterns", ", ".join(self.mask_patterns) or "(built-in)", self.sources.get("mask_patterns", "default")),
         ]
         for stage, settings in self.stages.items():
             rows.append((f"stages.{stage.value}", ", ".join(sorted(settings)) or "(empty)", self.sources.get(f"stages.{stage.value}", "")))
@@ -165,9 +179,13 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
                     known = ", ".join(f"{s}.{k}" for s, k in _FIELDS)
                     raise ConfigError(f"{path}, line {line}: unknown setting '{section}.{key}' (known: {known}, stages.*)")
                 attribute, expected = spec
-                if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
-                    wanted = "a list of strings" if expected is list else f"a {expected.__name__}"
+                if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)) or (
+                    expected is dict and not all(isinstance(v, str) for v in value.values())
+                ):
+                    wanted = {list: "a list of strings", dict: "a table of names to strings"}.get(expected, f"a {expected.__name__}")
                     raise ConfigError(f"{path}, line {line}: '{section}.{key}' must be {wanted}, got {value!r}")
+                if expected is dict and attribute == "mask_patterns":
+                    _check_patterns(path, line, value)
                 if value in ("", []):
                     continue  # empty means "use the default", as the template says
                 values[attribute] = value
@@ -215,6 +233,8 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
         stages=stages,
         path=path,
         sources=sources,
+        mask_safe_fields=tuple(values.get("mask_safe_fields", ())),
+        mask_patterns=dict(values.get("mask_patterns", {})),
     )
 
 
@@ -228,6 +248,17 @@ def mask_uri(uri: str) -> str:
         return uri
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _check_patterns(path: Path, line: int, patterns: Mapping[str, str]) -> None:
+    from agentgov.core.masking import compile_pattern
+
+    for name, regex in patterns.items():
+        if regex:  # empty turns a built-in pattern off
+            try:
+                compile_pattern(name, regex)
+            except InvalidValue as exc:
+                raise ConfigError(f"{path}, line {line}: masking.patterns: {exc.message}") from None
 
 
 def _read_text(path: Path) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentgov.core.audit import AuditLog
+from agentgov.core.masking import Masker
 
 
 @dataclass(frozen=True)
@@ -13,10 +14,12 @@ class Home:
     """Paths inside the home folder (``.agentgov/`` or ``$AGENTGOV_HOME``)."""
 
     root: Path
+    # None: the built-in mask patterns (agentgov.core.masking.build_masker adds configured and plugin ones)
+    masker: Masker | None = field(default=None, compare=False, repr=False)
 
     @property
     def audit_log(self) -> AuditLog:
-        return AuditLog(self.root / "audit" / "audit.jsonl")
+        return AuditLog(self.root / "audit" / "audit.jsonl", masker=self.masker)
 
     @property
     def mlflow_db(self) -> Path:

@@ -82,3 +82,18 @@ def agentgov_on_event(event: Event) -> None:
     logged with its name and does not stop the others; return values are
     ignored.
     """
+
+
+# -- Masking: called once when a command builds its audit log's masker. -------
+
+
+@hookspec
+def agentgov_mask_patterns() -> dict[str, str] | list[tuple[str, str]]:
+    """Return extra patterns for masking audit payloads: ``{name: regex}`` or ``[(name, regex), ...]``.
+
+    Every plugin's patterns are added to the built-in ones and those of
+    ``[masking] patterns``; a match (or its ``(?P<secret>...)`` group) is
+    written as ``[name]``. A name already taken by a built-in, configured or
+    other plugin's pattern, an invalid regex or a wrong return type is
+    reported as a problem naming the plugin, and that pattern is skipped.
+    """

@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -324,6 +325,39 @@ class PluginManager:
                 self._call("agentgov_on_event", plugin, function, argnames, {"event": event})
             except Exception as exc:
                 self._problem(plugin, "agentgov_on_event", f"raised {type(exc).__name__}: {exc}")
+
+    def mask_patterns(self, *, taken: Collection[str] = ()) -> list[tuple[str, str, str]]:
+        """``(plugin, name, regex)`` from every ``agentgov_mask_patterns``; bad ones become problems."""
+        found: list[tuple[str, str, str]] = []
+        names = set(taken)
+        hook = "agentgov_mask_patterns"
+        for plugin, function, argnames in self._implementations(hook):
+            try:
+                returned = self._call(hook, plugin, function, argnames, {})
+            except Exception as exc:
+                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+                continue
+            pairs = returned.items() if isinstance(returned, Mapping) else returned
+            if returned is None or isinstance(returned, str) or not isinstance(pairs, Iterable):
+                self._problem(plugin, hook, f"returned {_describe(returned)}; return {{name: regex}} or [(name, regex), ...]")
+                continue
+            for pair in pairs:
+                if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                    self._problem(plugin, hook, f"returned {_describe(pair)}, which is not a (name, regex) pair of strings")
+                    continue
+                name, regex = pair
+                if name in names:
+                    self._problem(plugin, hook, f"mask pattern name {name!r} is already taken")
+                    continue
+                try:
+                    if re.compile(regex).match(""):
+                        raise re.error("it matches the empty string")
+                except re.error as exc:
+                    self._problem(plugin, hook, f"mask pattern {name!r}: invalid regular expression {regex!r}: {exc}")
+                    continue
+                names.add(name)
+                found.append((plugin, name, regex))
+        return found
 
     def _problem(self, plugin: str, hook: str, message: str) -> None:
         entry = self._entries.get(plugin)

@@ -14,6 +14,7 @@ HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("agentgov_"))
 
 def test_there_are_hooks() -> None:
     assert HOOKS == [
+        "agentgov_mask_patterns",
         "agentgov_on_event",
         "agentgov_register_deploy_targets",
         "agentgov_register_evaluators",
