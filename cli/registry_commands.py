@@ -17,18 +17,40 @@ def _when(ms: int) -> str:
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--allow-dirty", is_flag=True, help="Register although a dataset differs from what DVC tracks (recorded).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def register(state: State, path: Path, as_json: bool) -> None:
+def register(state: State, path: Path, allow_dirty: bool, as_json: bool) -> None:
     """Register the agent in PATH (its folder or agent.yaml) as a new candidate version."""
     from agentgov.registry.register import register as register_agent
 
     with status(f"Registering {path}", quiet=as_json):
-        version = register_agent(path, config=state.config, audit=state.home.audit_log, plugins=state.plugins, actor=state.config.user)
+        version = register_agent(
+            path, config=state.config, audit=state.home.audit_log, plugins=state.plugins, actor=state.config.user, allow_dirty=allow_dirty
+        )
     if as_json:
         print_json(version.to_dict())
         return
     say(f"Registered {version.ref} as {version.stage.value if version.stage else '?'} ({version.lineage_summary()}).")
+    _say_data_validation(version.tags.get("agentgov.data_validation"))
+
+
+def _say_data_validation(raw: str | None) -> None:
+    """One line per dataset whose contract failed at registration: shown, not blocking (the gate decides)."""
+    import json
+
+    if not raw:
+        return
+    summary = json.loads(raw)
+    suites = summary.get("suites", {})
+    if summary.get("passed"):
+        say(f"Data validation passed ({len(suites)} dataset(s)).")
+        return
+    for dataset, result in sorted(suites.items()):
+        if not result.get("passed"):
+            why = result.get("error") or f"{result.get('failed_expectations')} of {result.get('evaluated')} expectations failed"
+            say(f"Data validation FAILED for {dataset}: {why}.")
+    say(f"Report: {summary.get('report')} (`agentgov data validate` shows the failing expectations)")
 
 
 @click.command()
@@ -138,24 +160,70 @@ def _short(value: object, width: int = 90) -> str:
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--to", "target", required=True, metavar="STAGE", help="shadow, canary, production or archived.")
+@click.option("--dry-run", is_flag=True, help="Evaluate the gate and print its decision; change and record nothing.")
+@click.option(
+    "--accept-inconclusive", "accept", multiple=True, metavar="POLICY",
+    help="Accept POLICY's inconclusive verdict (not as the registrant); recorded with your identity. Repeatable.",
+)
+@click.option(
+    "--override", "overrides", multiple=True, metavar="POLICY=REASON",
+    help="Emergency override for policies that allow one (change-freeze); recorded with the reason. Repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def promote(state: State, name: str, version: int, target: str, as_json: bool) -> None:
-    """Move version VERSION of agent NAME to a later stage, through the gate."""
+def promote(
+    state: State, name: str, version: int, target: str, dry_run: bool, accept: tuple[str, ...], overrides: tuple[str, ...], as_json: bool
+) -> None:
+    """Move version VERSION of agent NAME to a later stage, through the gate.
+
+    Exit status: 0 moved (or, with --dry-run, would be allowed), 1 blocked or
+    waiting for review, 2 bad input.
+    """
+    from agentgov.cli.policy_commands import print_decision
     from agentgov.core.types import AgentRef, Stage
-    from agentgov.registry.promotion import promote as promote_version
+    from agentgov.registry.promotion import PromotionBlocked
 
     stage = Stage.parse(target)
-    with status(f"Promoting {name}/{version} to {stage.value}", quiet=as_json):
-        plan, decision = promote_version(
-            state.config, AgentRef(name, version=version), stage, actor=state.config.user, audit=state.home.audit_log, plugins=state.plugins
-        )
+    parsed = _overrides(overrides)
+    ref = AgentRef(name, version=version)
+    with status(f"{'Evaluating' if dry_run else 'Promoting'} {ref} to {stage.value}", quiet=as_json):
+        plan, decision, blocked = _run_promotion(state, ref, stage, dry_run=dry_run, accept=accept, overrides=parsed)
     if as_json:
-        print_json({"plan": plan.to_dict(), "decision": decision.to_dict()})
-        return
-    say(f"{name}/{version}: {plan.source.value if plan.source else '?'} -> {plan.target.value} (decision {decision.id})")
-    for result in decision.results:
-        say(f"  {result.policy}: {result.status.value}: {result.reason}")
+        print_json({"plan": plan.to_dict() if plan else None, "decision": decision.to_dict(), "dry_run": dry_run})
+    else:
+        print_decision(decision, dry_run=dry_run)
+        if plan is not None and not dry_run:
+            say(f"{ref}: {plan.source.value if plan.source else '?'} -> {plan.target.value} (decision {decision.id})")
+    if blocked or not decision.allowed:
+        if blocked is not None and not as_json:
+            click.echo(f"agentgov: {PromotionBlocked(decision)}", err=True)
+        raise SystemExit(1)
+
+
+def _run_promotion(state: State, ref, stage, *, dry_run: bool, accept, overrides):
+    """(plan, decision, blocked-error): the promotion, as a Prefect flow when the pipelines are available."""
+    from agentgov.registry.promotion import PromotionBlocked, finish, prepare
+
+    kwargs = dict(actor=state.config.user, audit=state.home.audit_log, plugins=state.plugins, accept_inconclusive=accept, overrides=overrides)
+    prepared = prepare(state.config, ref, stage, dry_run=dry_run, **kwargs)
+    if dry_run:
+        return None, prepared.decision, None
+    try:
+        return finish(prepared, audit=state.home.audit_log, plugins=state.plugins), prepared.decision, None
+    except PromotionBlocked as exc:
+        return None, prepared.decision, exc
+
+
+def _overrides(values: tuple[str, ...]) -> dict[str, str]:
+    from agentgov.core.errors import InvalidValue
+
+    parsed = {}
+    for value in values:
+        policy, sep, reason = value.partition("=")
+        if not sep or not policy.strip() or not reason.strip():
+            raise InvalidValue(f"--override {value!r}: expected POLICY=REASON, like change-freeze='sev1 fix, INC-123'")
+        parsed[policy.strip()] = reason.strip()
+    return parsed
 
 
 @click.command()

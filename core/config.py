@@ -238,6 +238,21 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
     )
 
 
+def locate(config: Config, section: str, key: str | None = None) -> str:
+    """``agentgov.toml, line 12``: where ``[section] key`` is, for error messages."""
+    if config.path is None:
+        return CONFIG_FILENAME
+    try:
+        text = config.path.read_text(encoding="utf-8")
+    except OSError:
+        return str(config.path)
+    line = _line_of(text, section, key)
+    if line == 1 and "." in section:  # written as an inline table of its parent: `name = {...}`
+        parent, _, last = section.rpartition(".")
+        line = _line_of(text, parent, last)
+    return f"{config.path}, line {line}"
+
+
 def mask_uri(uri: str) -> str:
     """Hide the password in ``scheme://user:password@host`` URIs."""
     try:

@@ -28,7 +28,19 @@ T = TypeVar("T")
 
 ENTRY_POINT_GROUP = "agentgov"
 
-DEFAULT_PLUGINS: tuple[str, ...] = ("agentgov.plugins.events.log_events",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "agentgov.plugins.events.log_events",
+    "agentgov.plugins.policies.data_validation_passed",
+    "agentgov.plugins.policies.lineage_complete",
+    "agentgov.plugins.policies.eval_thresholds",
+    "agentgov.plugins.policies.drift_within_limits",
+    "agentgov.plugins.policies.shadow_agreement",
+    "agentgov.plugins.policies.human_approval",
+    "agentgov.plugins.policies.connector_least_privilege",
+    "agentgov.plugins.policies.change_freeze",
+    "agentgov.plugins.policies.cost_budget",
+    "agentgov.plugins.policies.latency_slo",
+)
 
 log = logging.getLogger("agentgov.plugins")
 trace_log = logging.getLogger("agentgov.plugins.trace")

@@ -93,6 +93,19 @@ class PolicyStatus(_ChoiceEnum):
         return self in (PolicyStatus.FAIL, PolicyStatus.ERROR)
 
 
+class PolicyMode(_ChoiceEnum):
+    """How a configured policy's verdict counts.
+
+    ``enforce``: fail and error block, inconclusive waits for review.
+    ``warn``: the verdict is shown and recorded but never blocks (advisory).
+    ``dry-run``: evaluated and recorded only, to see what a new policy would do.
+    """
+
+    ENFORCE = "enforce"
+    WARN = "warn"
+    DRY_RUN = "dry-run"
+
+
 class Outcome(_ChoiceEnum):
     """What the gate decided."""
 
@@ -107,6 +120,7 @@ class EventKind(_ChoiceEnum):
     REGISTERED = "registered"
     PROMOTED = "promoted"
     BLOCKED = "blocked"
+    NEEDS_REVIEW = "needs-review"
     ROLLED_BACK = "rolled-back"
     APPROVED = "approved"
     ROLLOUT_STEP = "rollout-step"
@@ -176,7 +190,8 @@ class PolicyResult:
     """One policy's verdict on one promotion.
 
     ``evidence`` holds links a person can follow (file paths, MLflow artifact
-    URIs); ``metrics`` the numbers the verdict rests on.
+    URIs); ``metrics`` the numbers the verdict rests on. A policy fills those;
+    the gate adds ``mode``, ``plugin`` and ``seconds`` when it records them.
     """
 
     policy: str
@@ -184,9 +199,13 @@ class PolicyResult:
     reason: str
     evidence: tuple[str, ...] = ()
     metrics: Mapping[str, float] = field(default_factory=dict)
+    mode: PolicyMode = PolicyMode.ENFORCE
+    plugin: str = ""
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PolicyStatus.parse(self.status))
+        object.__setattr__(self, "mode", PolicyMode.parse(self.mode))
         if not isinstance(self.policy, str) or not self.policy:
             raise InvalidValue(f"policy result has no policy name: {self.policy!r}")
         if not isinstance(self.reason, str):
@@ -206,7 +225,15 @@ class PolicyResult:
             "reason": self.reason,
             "evidence": list(self.evidence),
             "metrics": dict(self.metrics),
+            "mode": self.mode.value,
+            "plugin": self.plugin,
+            "seconds": self.seconds,
         }
+
+    @property
+    def counts(self) -> bool:
+        """Whether this verdict can hold a promotion back (its mode is ``enforce``)."""
+        return self.mode is PolicyMode.ENFORCE
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PolicyResult:
@@ -216,12 +243,20 @@ class PolicyResult:
             reason=data["reason"],
             evidence=tuple(data.get("evidence", ())),
             metrics=data.get("metrics", {}),
+            mode=data.get("mode", PolicyMode.ENFORCE),
+            plugin=data.get("plugin", ""),
+            seconds=data.get("seconds", 0.0),
         )
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The gate's answer to "may this version move to this stage?"."""
+    """The gate's answer to "may this version move to this stage?".
+
+    ``accepted`` maps each inconclusive policy a person accepted to who did;
+    ``overrides`` maps each policy overridden in an emergency to the reason
+    given. Both are part of the record, like the results.
+    """
 
     agent: AgentRef
     target: Stage
@@ -231,6 +266,9 @@ class Decision:
     config_hash: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     at: datetime = field(default_factory=utcnow)
+    accepted: Mapping[str, str] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
 
     def __post_init__(self) -> None:
         if self.agent.version is None:
@@ -238,6 +276,8 @@ class Decision:
         object.__setattr__(self, "target", Stage.parse(self.target))
         object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
         object.__setattr__(self, "results", tuple(self.results))
+        object.__setattr__(self, "accepted", _frozen_mapping(self.accepted))
+        object.__setattr__(self, "overrides", _frozen_mapping(self.overrides))
 
     @property
     def allowed(self) -> bool:
@@ -253,6 +293,9 @@ class Decision:
             "actor": self.actor,
             "config_hash": self.config_hash,
             "at": self.at.isoformat(),
+            "accepted": dict(self.accepted),
+            "overrides": dict(self.overrides),
+            "summary": self.summary,
         }
 
     @classmethod
@@ -266,6 +309,9 @@ class Decision:
             config_hash=data["config_hash"],
             id=data["id"],
             at=_parse_time(data["at"]),
+            accepted=data.get("accepted", {}),
+            overrides=data.get("overrides", {}),
+            summary=data.get("summary", ""),
         )
 
 

@@ -20,6 +20,16 @@ TAG_STATUS = "agentgov.status"  # registering -> ready, or failed
 TAG_MANIFEST = "agentgov.manifest"
 TAG_DECISION = "agentgov.decision."  # + stage: the id of the decision that moved it there
 LINEAGE = "agentgov.lineage."
+TAG_GATE = "agentgov.gate."  # + stage: the last decision about entering it (JSON)
+TAG_APPROVAL = "agentgov.approval."  # + stage + "." + approver (JSON)
+
+# Evidence the gate's policies read, each a JSON version tag written by the
+# step that produced it: data validation at registration, offline eval,
+# drift evaluation, shadow and canary rollouts.
+TAG_DATA_VALIDATION = "agentgov.data_validation"
+TAG_EVAL = "agentgov.eval"
+TAG_DRIFT = "agentgov.drift"
+TAG_ROLLOUT = "agentgov.rollout"
 
 READY = "ready"
 
@@ -34,6 +44,7 @@ class AgentVersion:
     source: str
     created_at: int  # ms since the epoch, MLflow's clock
     tags: Mapping[str, str] = field(default_factory=dict)
+    run_id: str | None = None  # the registration run, which holds the version's reports
 
     @property
     def ref(self) -> AgentRef:
@@ -47,6 +58,11 @@ class AgentVersion:
     def manifest(self) -> dict[str, Any]:
         raw = self.tags.get(TAG_MANIFEST)
         return json.loads(raw) if raw else {}
+
+    def tag_json(self, key: str) -> Any:
+        """A JSON tag's value, ``None`` when absent; :class:`ValueError` when not JSON."""
+        raw = self.tags.get(key)
+        return None if raw is None else json.loads(raw)
 
     @property
     def decisions(self) -> dict[str, str]:
@@ -80,6 +96,7 @@ class AgentVersion:
             source=mv.source,
             created_at=int(mv.creation_timestamp or 0),
             tags=tags,
+            run_id=getattr(mv, "run_id", None) or None,
         )
 
     def to_dict(self) -> dict[str, Any]:

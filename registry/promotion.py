@@ -1,20 +1,46 @@
-"""Promotion and rollback: ask the gate, record its decision, then change the stage."""
+"""Promotion and rollback: ask the gate, record its decision, then change the stage.
+
+The order is the point: the decision goes to the audit log, then onto the
+MLflow version (a JSON artifact and a tag), and only an allowing decision
+moves an alias. A dry run asks the gate and records nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentgov.core.config import Config
-from agentgov.core.types import AgentRef, Decision, Event, EventKind, Stage
+from agentgov.core.errors import AgentgovError
+from agentgov.core.types import AgentRef, Decision, Event, EventKind, Outcome, Stage, utcnow
 from agentgov.registry import stages
-from agentgov.registry.backend import connect
+from agentgov.registry.backend import connect, quiet
 from agentgov.registry.errors import StageChangeRefused
-from agentgov.registry.store import aliases, get
+from agentgov.registry.model import TAG_GATE, AgentVersion
+from agentgov.registry.store import aliases, get, mlflow_errors
 
 if TYPE_CHECKING:
     from agentgov.core.audit import AuditLog
     from agentgov.core.plugins import PluginManager
+
+
+class PromotionBlocked(AgentgovError):
+    """The gate blocked the promotion, or it waits for a person's review."""
+
+    exit_code = 1
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__(
+            f"{decision.agent} -> {decision.target.value}: {decision.summary} (decision {decision.id})",
+            hint=f"see why: agentgov policies explain {decision.agent.name} {decision.agent.version} --to {decision.target.value}",
+        )
+
+
+class AcceptanceRefused(AgentgovError):
+    """``--accept-inconclusive`` by someone who may not accept."""
 
 
 @dataclass(frozen=True)
@@ -24,48 +50,117 @@ class Prepared:
     client: Any
     plan: stages.StagePlan
     decision: Decision
+    version: AgentVersion
+    recorded: bool = field(default=False)
 
 
-def prepare(config: Config, ref: AgentRef, target: Stage, *, actor: str, audit: AuditLog | None) -> Prepared:
-    """Read the current stages, plan the move and ask the gate. ``audit=None`` records nothing (dry run)."""
+def prepare(
+    config: Config,
+    ref: AgentRef,
+    target: Stage,
+    *,
+    actor: str,
+    audit: AuditLog,
+    plugins: PluginManager,
+    accept_inconclusive: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+) -> Prepared:
+    """Read the current stages, plan the move and ask the gate.
+
+    Unless ``dry_run``, the decision is recorded before this returns.
+    """
+    from agentgov.policies.context import GateRequest, RegistryEvidence
     from agentgov.policies.gate import decide
 
     client = connect(config)
     if ref.version is None:
         raise StageChangeRefused(f"name the version to promote: {ref.name} VERSION")
-    current = aliases(client, ref.name)
-    plan = stages.plan_promotion(get(client, ref), target, current)
-    decision = decide(config, ref, target, actor)
-    if audit is not None:
-        audit.append(actor=actor, action="decision", subject=str(ref), payload=decision.to_dict())
-    return Prepared(client, plan, decision)
+    version = get(client, ref)
+    plan = stages.plan_promotion(version, target, aliases(client, ref.name))
+    accepting = _acceptances(version, accept_inconclusive, actor, audit=None if dry_run else audit)
+    request = GateRequest(ref, target, actor, utcnow(), dict(overrides or {}))
+    decision = decide(config, plugins, request, RegistryEvidence(config, client, audit, ref, version), accept_inconclusive=accepting)
+    if not dry_run:
+        record(client, version, decision, audit)
+    return Prepared(client, plan, decision, version, recorded=not dry_run)
+
+
+def record(client: Any, version: AgentVersion, decision: Decision, audit: AuditLog) -> None:
+    """The decision into the audit log, then onto the version: a JSON artifact and a tag."""
+    audit.append(actor=decision.actor, action="decision", subject=str(decision.agent), payload=decision.to_dict())
+    brief = {k: decision.to_dict()[k] for k in ("id", "outcome", "at", "actor", "config_hash", "summary")}
+    with mlflow_errors(f"recording decision {decision.id} on {decision.agent}"), quiet():
+        if version.run_id:
+            brief["artifact"] = f"runs:/{version.run_id}/decisions/{decision.id}.json"
+            client.log_dict(version.run_id, decision.to_dict(), f"decisions/{decision.id}.json")
+        client.set_model_version_tag(version.name, str(version.version), f"{TAG_GATE}{decision.target.value}", json.dumps(brief))
+
+
+def _acceptances(version: AgentVersion, policies: Sequence[str], actor: str, *, audit: AuditLog | None) -> dict[str, str]:
+    if not policies:
+        return {}
+    registrant = version.lineage.get("registered_by")
+    if registrant == actor:
+        if audit is not None:
+            audit.append(actor=actor, action="acceptance.refused", subject=str(version.ref), payload={"policies": list(policies), "reason": "the registrant may not accept"})
+        raise AcceptanceRefused(
+            f"{actor} registered {version.ref} and may not accept its inconclusive verdicts ({', '.join(policies)})",
+            hint="ask another person to run the promotion with --accept-inconclusive",
+        )
+    return dict.fromkeys(policies, actor)
 
 
 def promote(
-    config: Config, ref: AgentRef, target: Stage, *, actor: str, audit: AuditLog, plugins: PluginManager
+    config: Config,
+    ref: AgentRef,
+    target: Stage,
+    *,
+    actor: str,
+    audit: AuditLog,
+    plugins: PluginManager,
+    accept_inconclusive: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[stages.StagePlan, Decision]:
-    prepared = prepare(config, ref, target, actor=actor, audit=audit)
+    prepared = prepare(
+        config, ref, target, actor=actor, audit=audit, plugins=plugins, accept_inconclusive=accept_inconclusive, overrides=overrides
+    )
     return finish(prepared, audit=audit, plugins=plugins), prepared.decision
 
 
 def finish(prepared: Prepared, *, audit: AuditLog, plugins: PluginManager) -> stages.StagePlan:
-    """Apply a prepared promotion, or record the block."""
+    """Apply a prepared, recorded promotion; or announce the block and raise :class:`PromotionBlocked`."""
     from agentgov.core.events import publish
 
     decision = prepared.decision
+    if not prepared.recorded:
+        raise StageChangeRefused(f"decision {decision.id} was a dry run; it cannot move a stage")
     if not decision.allowed:
-        publish(Event(EventKind.BLOCKED, decision.agent, decision.actor, {"to": decision.target.value}, decision.id), audit=audit, plugins=plugins)
-        raise StageChangeRefused(f"promotion of {decision.agent} to {decision.target.value} was {decision.outcome.value} (decision {decision.id})")
+        kind = EventKind.NEEDS_REVIEW if decision.outcome is Outcome.NEEDS_REVIEW else EventKind.BLOCKED
+        publish(Event(kind, decision.agent, decision.actor, {"to": decision.target.value, "summary": decision.summary}, decision.id), audit=audit, plugins=plugins)
+        raise PromotionBlocked(decision)
     return stages.apply(prepared.client, prepared.plan, decision, audit=audit, plugins=plugins)
 
 
 def rollback(config: Config, name: str, *, actor: str, audit: AuditLog, plugins: PluginManager) -> tuple[stages.StagePlan, Decision]:
-    """Put ``previous-production`` back in production, through the gate like any promotion."""
-    from agentgov.policies.gate import decide
+    """Put ``previous-production`` back in production in one step.
 
+    A rollback restores the version that held production before, so it is not
+    held back by policies (a change freeze must not stop it); its decision
+    says so and is recorded like any other.
+    """
     client = connect(config)
     plan = stages.plan_rollback(name, aliases(client, name))
     ref = AgentRef(name, version=plan.version)
-    decision = decide(config, ref, Stage.PRODUCTION, actor, reason="rollback")
-    audit.append(actor=actor, action="decision", subject=str(ref), payload=decision.to_dict())
-    return finish(Prepared(client, plan, decision), audit=audit, plugins=plugins), decision
+    version = get(client, ref)
+    decision = Decision(
+        agent=ref,
+        target=Stage.PRODUCTION,
+        outcome=Outcome.ALLOWED,
+        results=(),
+        actor=actor,
+        config_hash="",
+        summary=f"rollback: v{plan.version} held production before; rollbacks are not gated",
+    )
+    record(client, version, decision, audit)
+    return finish(Prepared(client, plan, decision, version, recorded=True), audit=audit, plugins=plugins), decision

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentgov.core.types import AgentRef
@@ -102,3 +103,17 @@ def get(client: MlflowClient, ref: AgentRef) -> AgentVersion:
         mv = client.get_model_version(ref.name, str(number))
     mv.aliases = [a for a, v in by_alias.items() if v == int(mv.version)]
     return AgentVersion.from_mlflow(mv)
+
+
+def manifest_text(client: MlflowClient, version: AgentVersion) -> str | None:
+    """``agent.yaml`` as it was registered with ``version`` (an artifact of its model), or ``None``."""
+    import tempfile
+
+    with mlflow_errors(f"reading the manifest of {version.ref}"), tempfile.TemporaryDirectory() as folder:
+        import mlflow
+
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=f"{version.source}/artifacts/agent.yaml", dst_path=folder)
+        except Exception:
+            return None  # registered before manifests were kept, or not by agentgov
+        return Path(local).read_bytes().decode("utf-8")  # exact bytes: its hash is in the lineage

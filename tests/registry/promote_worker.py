@@ -20,7 +20,7 @@ name, version, barrier, workers = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3
 config = load_config()
 audit = Home(config.home).audit_log
 plugins = load_plugins(config, entrypoints=False)
-prepared = prepare(config, AgentRef(name, version=version), Stage.PRODUCTION, actor=f"worker-{version}", audit=audit)
+prepared = prepare(config, AgentRef(name, version=version), Stage.PRODUCTION, actor=f"worker-{version}", audit=audit, plugins=plugins)
 (barrier / str(version)).touch()
 deadline = time.monotonic() + 180
 while len(list(barrier.iterdir())) < workers:  # everyone has decided: now all apply at once
