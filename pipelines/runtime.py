@@ -1,0 +1,331 @@
+"""Running agentgov's Prefect flows from the command line and from tests, quietly.
+
+:func:`run_flow` runs a flow against, in this order: ``config.prefect_api_url``
+when set; the local server ``agentgov server start`` runs for this home, when
+it is up (reused across commands: no start-up cost); else an embedded server
+that lives exactly as long as the call. Flow runs, task runs, logs and
+artifacts are always recorded in a real Prefect API.
+
+Why not Prefect's own embedded mode. With no ``PREFECT_API_URL``, Prefect 3.9
+starts a temporary server (``SubprocessASGIServer``) on first use and stops it
+from an ``atexit`` hook. Read in its source and reproduced, the ~200 lines of
+exit tracebacks have three causes:
+
+1. The server subprocess inherits the terminal's stderr. Its telemetry
+   heartbeat (a docket perpetual service that runs even in ephemeral servers)
+   writes to sqlite while start-up still holds the write lock; docket logs the
+   ``database is locked`` traceback under ``docket.dependencies``, a logger that
+   Prefect's own filter for retryable sqlite errors (on ``docket.worker`` and
+   ``uvicorn.error``) does not cover.
+2. The ``atexit`` hook sends SIGTERM as soon as the flow returns, while the
+   server's ``TaskRunRecorder`` still has task-run events queued (it writes them
+   one at a time). Its flush is cancelled (the ``CancelledError`` tracebacks)
+   and those events are lost: in a 300-task flow only 23 task runs reached the
+   database, most of them stuck in Pending or Running. The noise hid data loss.
+3. ``import prefect`` puts a console handler on the root logger, so every
+   flow and task run's INFO lines, and any library's warnings, are printed.
+
+So the embedded server here is started by us (the same uvicorn app Prefect
+uses, in ephemeral mode) with analytics, automations and event streaming off,
+its output in ``<home>/prefect/server.log`` and its state in
+``<home>/prefect`` (``PREFECT_HOME``); after the flow, the client's event and
+log queues are drained and we wait until the server has recorded every task
+run of the flow run in a final state before stopping it, so nothing is lost.
+Prefect's console output goes to ``<home>/logs/prefect.log`` for the duration
+of the call (it is still sent to the API, and shown with ``console=True``).
+Settings are changed through Prefect's settings context and the server's own
+environment, never in ``os.environ``, so nothing leaks beyond the call.
+
+The embedded server costs a few seconds per command; ``agentgov server start``
+removes that cost (``benchmarks/prefect_overhead.py`` measures both).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from agentgov.core.config import Config
+from agentgov.core.errors import AgentgovError
+
+if TYPE_CHECKING:
+    from prefect import Flow
+
+R = TypeVar("R")
+
+STARTUP_TIMEOUT_S = 90.0
+CATCH_UP_TIMEOUT_S = 30.0
+
+# Settings of the embedded server: no phoning home, no automations, no event
+# stream to a UI that is not there. Task-run recording and event persistence
+# stay on: they are what makes the runs visible in the API.
+EMBEDDED_SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
+    "PREFECT_UI_ENABLED": "false",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+}
+
+
+class PipelineError(AgentgovError):
+    """The Prefect API a flow needs could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class PrefectApi:
+    """Where flows are recorded: ``url`` of the API, and how it was chosen."""
+
+    url: str
+    kind: str  # "configured", "local server" or "embedded"
+
+
+def prefect_home(config: Config) -> Path:
+    return config.home / "prefect"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether the Prefect API at ``api_url`` (ending in ``/api``) answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def server_env(config: Config, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a Prefect server process that keeps its state in the home."""
+    home = prefect_home(config)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    env.setdefault("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{home / 'prefect.db'}")
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def embedded_server(config: Config) -> Iterator[str]:
+    """An ephemeral Prefect API server for this home, stopped on exit; yields its API URL."""
+    home = prefect_home(config)
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = home / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+            ],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True,
+        )
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not healthy(api_url, timeout=1):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise PipelineError(
+                    f"the embedded Prefect server did not start (exit code {process.poll()})",
+                    hint=f"see {log_path}, or run `agentgov server start`",
+                )
+            time.sleep(0.1)
+        yield api_url
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM (uvicorn's graceful shutdown), then SIGKILL if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def local_server_url(config: Config) -> str | None:
+    """The API URL of the ``agentgov server`` running for this home, if it is up."""
+    from agentgov.pipelines.server import read_state
+
+    state = read_state(config)
+    if state is not None and state.alive() and healthy(state.api_url):
+        return state.api_url
+    return None
+
+
+@contextmanager
+def prefect_api(config: Config) -> Iterator[PrefectApi]:
+    """The Prefect API flows should use: configured, the running local server, else embedded for the block."""
+    if config.prefect_api_url:
+        yield PrefectApi(config.prefect_api_url, "configured")
+        return
+    url = local_server_url(config)
+    if url:
+        yield PrefectApi(url, "local server")
+        return
+    with embedded_server(config) as url:
+        yield PrefectApi(url, "embedded")
+
+
+@contextmanager
+def using_api(config: Config, api_url: str) -> Iterator[None]:
+    """Point Prefect's settings at ``api_url`` and the home for the block (a settings context, not os.environ)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: str(prefect_home(config))}):
+        yield
+
+
+def run_flow(flow: Flow[..., R], *args: Any, config: Config, console: bool = False, **kwargs: Any) -> R:
+    """Run ``flow(*args, **kwargs)`` recorded in a Prefect API; return its value or raise its exception.
+
+    The exception is the flow's own (an :class:`AgentgovError` stays one), so the
+    command line prints it as usual. ``console=True`` lets Prefect's log lines
+    through to the terminal (``agentgov --debug``).
+    """
+    with ExitStack() as stack:
+        api = stack.enter_context(prefect_api(config))
+        stack.enter_context(using_api(config, api.url))
+        if not console:
+            stack.enter_context(prefect_output_to_file(config.home / "logs" / "prefect.log"))
+        state = flow(*args, return_state=True, **kwargs)
+        flush_client()
+        if api.kind == "embedded":
+            wait_for_task_runs(state.state_details.flow_run_id)
+        return state.result()
+
+
+def flush_client(timeout: float = 10) -> None:
+    """Send every queued event and log record to the API now, not at interpreter exit."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout, at_exit=False)
+
+
+def wait_for_task_runs(flow_run_id: Any, timeout: float = CATCH_UP_TIMEOUT_S) -> None:
+    """Wait until the server has recorded every task run of the flow run in a final state.
+
+    Task runs reach the database through events the server records one by one;
+    stopping it before it has caught up loses them. "Caught up" is: every task
+    run final and the count unchanged over three polls (events arrive in order
+    and the client's queue is already drained).
+    """
+    if flow_run_id is None:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + timeout
+    seen, stable = -1, 0
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            final = all(r.state is not None and r.state.is_final() for r in runs)
+            stable = stable + 1 if final and len(runs) == seen else 0
+            if stable >= 3:
+                return
+            seen = len(runs)
+            time.sleep(0.1)
+    logging.getLogger("agentgov.pipelines").warning(
+        "the embedded Prefect server had not recorded every task run after %.0f s; some may be missing in its history", timeout
+    )
+
+
+@contextmanager
+def prefect_output_to_file(path: Path) -> Iterator[None]:
+    """Send what Prefect's console handlers would print to ``path`` instead, for the block."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    muted: list[tuple[logging.Handler, int]] = []
+    for name in ("", "prefect", "uvicorn", "fastapi", "docket"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                muted.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL + 1)
+    root = logging.getLogger()
+    root.addHandler(file_handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        for handler, level in muted:
+            handler.setLevel(level)
+
+
+def markdown_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def publish_table(key: str, title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], description: str = "") -> None:
+    """Publish a markdown table as a Prefect artifact of the current flow run (the UI's Artifacts tab)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        markdown=f"## {title}\n\n{markdown_table(columns, rows)}\n",
+        key=artifact_key(key),
+        description=description or title,
+    )
+
+
+def artifact_key(text: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    key = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in key.split("-") if part) or "agentgov"
+
+
+Transient = tuple[type[BaseException], ...]
+
+
+def retry_on(transient: Transient) -> Callable[..., bool]:
+    """A Prefect ``retry_condition_fn`` that retries only exceptions of the ``transient`` types."""
+
+    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except transient:
+            return True
+        except BaseException:
+            return False
+        return False
+
+    return should_retry

@@ -1,0 +1,153 @@
+"""A local Prefect server for this home: ``agentgov server start|stop|status``.
+
+``prefect server start`` runs in its own session with its output in
+``<home>/server/prefect-server.log`` and its database in ``<home>/prefect``
+(the same one embedded runs use, so their history shows in the UI). Its pid and
+address are kept in ``<home>/server/server.json``; while it answers, agentgov's
+flows use it instead of starting an embedded server per command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agentgov.core.config import Config
+from agentgov.pipelines.runtime import PipelineError, healthy, server_env
+
+DEFAULT_PORT = 4200
+STARTUP_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ServerState:
+    pid: int
+    host: str
+    port: int
+    log: str
+    started_at: float
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "url": self.url, "api_url": self.api_url}
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    state: ServerState | None
+    healthy: bool
+
+    def to_dict(self) -> dict:
+        return {"running": self.running, "healthy": self.healthy, **(self.state.to_dict() if self.state else {})}
+
+
+def server_dir(config: Config) -> Path:
+    return config.home / "server"
+
+
+def _state_file(config: Config) -> Path:
+    return server_dir(config) / "server.json"
+
+
+def read_state(config: Config) -> ServerState | None:
+    path = _state_file(config)
+    try:
+        return ServerState(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def status(config: Config) -> ServerStatus:
+    state = read_state(config)
+    if state is None or not state.alive():
+        return ServerStatus(False, None, False)
+    return ServerStatus(True, state, healthy(state.api_url))
+
+
+def start(config: Config, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = STARTUP_TIMEOUT_S) -> ServerState:
+    """Start the server unless it runs already; return once it answers its health check."""
+    current = status(config)
+    if current.running and current.state is not None:
+        return current.state
+    folder = server_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "prefect-server.log"
+    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
+    env = server_env(config, {"PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_CLI_COLORS": "false"})
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [prefect, "server", "start", "--host", host, "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    state = ServerState(pid=process.pid, host=host, port=port, log=str(log_path), started_at=time.time())
+    deadline = time.monotonic() + timeout
+    while not healthy(state.api_url, timeout=1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _terminate(process.pid)
+            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise PipelineError(f"the Prefect server did not start on {host}:{port}: {tail[0][:200]}", hint=f"see {log_path}")
+        time.sleep(0.2)
+    _state_file(config).write_text(json.dumps(asdict(state)), encoding="utf-8")
+    return state
+
+
+def stop(config: Config, timeout: float = 20) -> ServerState | None:
+    """Stop the server (its whole process group); return what was stopped, or None if nothing ran."""
+    state = read_state(config)
+    _state_file(config).unlink(missing_ok=True)
+    if state is None or not state.alive():
+        return None
+    _terminate(state.pid, timeout)
+    return state
+
+
+def _terminate(pid: int, timeout: float = 20) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        _reap(pid)
+        time.sleep(0.1)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
