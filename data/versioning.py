@@ -1,0 +1,297 @@
+"""Datasets versioned with DVC: track, compare with what is tracked, restore.
+
+A dataset is a file beside the agent with a DVC pointer (``FILE.dvc``) next to
+it. The DVC repository is the one above the agent folder, else one created at
+the root of the git repository holding it (or in the agent folder, without
+git). The DVC cache lives in the agentgov home (``<home>/dvc-cache``) unless the
+team's DVC configuration names one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentgov.data.errors import VersioningError
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+    from agentgov.registry.manifest import Dataset
+
+OK, MODIFIED, UNTRACKED, MISSING = "ok", "modified", "untracked", "missing"
+CACHE_FOLDER = "dvc-cache"
+
+
+@dataclass(frozen=True)
+class DatasetState:
+    """One manifest dataset compared with its DVC pointer."""
+
+    path: str  # relative to the agent folder, as in the manifest
+    role: str
+    state: str  # ok, modified, untracked or missing
+    tracked_md5: str | None
+    current_md5: str | None
+    suite: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What ``restore`` did with one dataset."""
+
+    path: str
+    md5: str | None
+    outcome: str  # restored, unchanged, or why it could not be restored
+    source: str = ""  # cache or remote
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("restored", "unchanged")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def pointer_of(file: Path) -> Path:
+    return file.with_name(file.name + ".dvc")
+
+
+def read_pointer(file: Path) -> dict[str, Any] | None:
+    """The ``outs`` entry of ``file``'s DVC pointer (md5, size, hash, path), or None when untracked."""
+    import yaml
+
+    pointer = pointer_of(file)
+    if not pointer.is_file():
+        return None
+    try:
+        outs = yaml.safe_load(pointer.read_text(encoding="utf-8"))["outs"]
+        out = dict(outs[0])
+        str(out["md5"])
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError, KeyError, IndexError, ValueError):
+        raise VersioningError(
+            f"{pointer} is not a DVC pointer file", hint=f"delete it and run `agentgov data add {file}`"
+        ) from None
+    return out
+
+
+def file_md5(file: Path) -> str:
+    """The md5 DVC 3 records for a file: the md5 of its bytes."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dataset_state(agent_dir: Path, path: str, role: str = "", suite: str | None = None) -> DatasetState:
+    file = agent_dir / path
+    out = read_pointer(file)
+    tracked = str(out["md5"]) if out else None
+    if not file.exists():
+        return DatasetState(path, role, MISSING, tracked, None, suite)
+    if file.is_dir():
+        raise VersioningError(f"{file} is a folder; agentgov versions dataset files (CSV or Parquet)")
+    current = file_md5(file)
+    if tracked is None:
+        state = UNTRACKED
+    else:
+        state = OK if current == tracked else MODIFIED
+    return DatasetState(path, role, state, tracked, current, suite)
+
+
+def dataset_states(agent_dir: Path, datasets: Iterable[Dataset]) -> tuple[DatasetState, ...]:
+    """Each manifest dataset compared with what DVC tracks; hashes the files, imports no DVC."""
+    return tuple(dataset_state(agent_dir, d.path, d.role, getattr(d, "suite", None)) for d in datasets)
+
+
+@contextmanager
+def quiet_dvc() -> Iterator[None]:
+    """DVC logs hints ("To track the changes with git, run ...") and tqdm bars at INFO: keep them off the terminal."""
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    logger = logging.getLogger("dvc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+def _git_root(folder: Path) -> Path | None:
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    return Path(found) if found else None
+
+
+def _dvc_root(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".dvc").is_dir():
+            return candidate
+    return None
+
+
+def open_repo(folder: Path, home: Path, *, create: bool) -> tuple[Repo, bool]:
+    """The DVC repository holding ``folder`` and whether it was created now; its cache set to the home's."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    folder = folder.resolve()
+    root = _dvc_root(folder)
+    created = False
+    with quiet_dvc():
+        try:
+            if root is None:
+                if not create:
+                    raise VersioningError(f"no DVC repository holds {folder}", hint="track a dataset with `agentgov data add PATH`")
+                git_root = _git_root(folder)
+                root = git_root or folder
+                Repo.init(str(root), no_scm=git_root is None).close()
+                created = True
+            repo = Repo(str(root))
+            cache = str(home.resolve() / CACHE_FOLDER)
+            ours = repo.config.read("local").get("cache", {}).get("dir")
+            team = _team_cache_dir(repo)
+            # The machine-local config outranks the team's: drop our setting once the team names a cache.
+            if (not team and ours != cache) or (team and ours == cache):
+                with repo.config.edit("local") as local:
+                    if team:
+                        del local["cache"]["dir"]
+                    else:
+                        local["cache"]["dir"] = cache
+                repo.close()
+                repo = Repo(str(root))
+        except DvcException as exc:
+            raise VersioningError(f"DVC cannot open a repository at {root or folder}: {exc}") from None
+    return repo, created
+
+
+def _team_cache_dir(repo: Repo) -> bool:
+    """Whether the repository's own, the user's or the system's DVC config sets cache.dir."""
+    return any(repo.config.read(level).get("cache", {}).get("dir") for level in ("repo", "global", "system"))
+
+
+def default_remote(repo: Repo) -> str | None:
+    return repo.config.get("core", {}).get("remote") or None
+
+
+def track(file: Path, *, home: Path, folder: Path | None = None) -> tuple[dict[str, Any], bool, bool]:
+    """``dvc add`` the file (and ``dvc push`` it to the default remote, if any).
+
+    Without a DVC or git repository above it, DVC is initialised in ``folder``
+    (the agent's folder; by default the file's own).
+
+    Returns the pointer's ``outs`` entry, whether a DVC repository was created,
+    and whether the file was pushed.
+    """
+    from dvc.exceptions import DvcException
+
+    file = file.resolve()
+    if not file.is_file():
+        kind = "a folder" if file.is_dir() else "not there"
+        raise VersioningError(f"{file} is {kind}; `agentgov data add` tracks a dataset file (CSV or Parquet)")
+    repo, created = open_repo(folder or file.parent, home, create=True)
+    pushed = False
+    with quiet_dvc():
+        try:
+            repo.add(str(file))
+            if default_remote(repo):
+                repo.push(targets=[str(pointer_of(file))])
+                pushed = True
+        except DvcException as exc:
+            raise VersioningError(f"DVC could not track {file}: {_one_line(exc)}") from None
+        finally:
+            repo.close()
+    out = read_pointer(file)
+    assert out is not None, "dvc add wrote no pointer"
+    return out, created, pushed
+
+
+def restore(agent_dir: Path, outs: Mapping[str, Mapping[str, Any] | str], *, home: Path) -> tuple[Restored, ...]:
+    """Put back each dataset (path relative to ``agent_dir``) exactly as the pointer entry ``out`` records it.
+
+    Writes the pointer, then checks the file out of the DVC cache, fetching it
+    from the default remote first when the cache lacks it. A string instead of
+    an entry says why that dataset cannot be restored.
+    """
+    from dvc.exceptions import CheckoutError, DvcException
+
+    agent_dir = agent_dir.resolve()
+    repo, _ = open_repo(agent_dir, home, create=True)
+    results = []
+    with quiet_dvc():
+        try:
+            for path, out in outs.items():
+                file = agent_dir / path
+                if isinstance(out, str):
+                    results.append(Restored(path, None, out))
+                    continue
+                md5 = str(out["md5"])
+                if file.is_file() and file_md5(file) == md5:
+                    _write_pointer(file, out)
+                    results.append(Restored(path, md5, "unchanged"))
+                    continue
+                file.parent.mkdir(parents=True, exist_ok=True)
+                _write_pointer(file, out)
+                target = str(pointer_of(file))
+                source = "cache"
+                try:
+                    repo.checkout(targets=[target], force=True)
+                except CheckoutError:
+                    if not default_remote(repo):
+                        results.append(Restored(path, md5, "not in the DVC cache and no DVC remote is configured"))
+                        continue
+                    source = "remote"
+                    try:
+                        repo.fetch(targets=[target])
+                        repo.checkout(targets=[target], force=True)
+                    except DvcException as exc:
+                        results.append(Restored(path, md5, f"not in the DVC cache nor the remote: {_one_line(exc)}"))
+                        continue
+                if not file.is_file() or file_md5(file) != md5:
+                    results.append(Restored(path, md5, "DVC restored a file with another md5", source))
+                    continue
+                results.append(Restored(path, md5, "restored", source))
+        except DvcException as exc:
+            raise VersioningError(f"DVC could not restore datasets in {agent_dir}: {_one_line(exc)}") from None
+        finally:
+            repo.close()
+    return tuple(results)
+
+
+def _write_pointer(file: Path, out: Mapping[str, Any]) -> None:
+    import yaml
+
+    entry = {k: out[k] for k in ("md5", "size", "hash") if k in out}
+    entry["md5"] = str(entry["md5"])
+    entry["path"] = file.name
+    text = yaml.safe_dump({"outs": [entry]}, sort_keys=False)
+    try:
+        current = read_pointer(file)
+    except VersioningError:
+        current = None
+    if current is None or str(current.get("md5")) != entry["md5"]:
+        pointer_of(file).write_text(text, encoding="utf-8")
+
+
+def _one_line(exc: Exception) -> str:
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
