@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentgov.core.config import Config
 from agentgov.core.errors import AgentgovError
+from agentgov.registry.errors import RegistryUnavailable
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -314,6 +315,10 @@ def artifact_key(text: str) -> str:
 
 
 Transient = tuple[type[BaseException], ...]
+
+# Worth another try: the MLflow store or the network was briefly away. Every other
+# AgentgovError is the user's to fix and fails at once.
+TRANSIENT: Transient = (RegistryUnavailable, ConnectionError, TimeoutError)
 
 
 def retry_on(transient: Transient) -> Callable[..., bool]:

@@ -1,0 +1,132 @@
+"""The ``register-agent`` flow: check the manifest and the data, package and register, summarise.
+
+Every task is a thin call into an engine (``agentgov.registry``,
+``agentgov.data``); the flow adds orchestration: a task run per step in the
+Prefect UI, retries where a failure is transient, and a summary artifact.
+Parameters are plain JSON values, so the flow also runs as a deployment on a
+worker, which reads its agentgov configuration from its own environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from agentgov.pipelines.runtime import TRANSIENT, publish_table, retry_on
+
+if TYPE_CHECKING:
+    from agentgov.core.config import Config
+    from agentgov.data.versioning import DatasetState
+    from agentgov.registry.manifest import Manifest
+    from agentgov.registry.model import AgentVersion
+
+
+@task(name="check-manifest", cache_policy=NO_CACHE)
+def check_manifest(path: str) -> Manifest:
+    """Load and validate ``agent.yaml``; a bad manifest is the user's to fix, never retried."""
+    from agentgov.registry.manifest import load_manifest
+    from agentgov.registry.register import manifest_path_of
+
+    return load_manifest(manifest_path_of(Path(path)).resolve())
+
+
+@task(name="check-datasets", cache_policy=NO_CACHE)
+def check_datasets(path: str, manifest: Manifest, allow_dirty: bool) -> tuple[DatasetState, ...]:
+    """Compare every dataset with what DVC tracks; refuse a dirty one unless ``allow_dirty``."""
+    from agentgov.data.datasets import refuse_dirty
+    from agentgov.data.versioning import dataset_states
+    from agentgov.registry.register import manifest_path_of
+
+    agent_dir = manifest_path_of(Path(path)).resolve().parent
+    states = dataset_states(agent_dir, manifest.datasets)
+    if not allow_dirty:
+        refuse_dirty(states, agent_dir)
+    return states
+
+
+@task(
+    name="package-and-register",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 8],
+    retry_condition_fn=retry_on(TRANSIENT),
+)
+def package_and_register(path: str, config: Config, actor: str, allow_dirty: bool) -> AgentVersion:
+    """Package the agent from code and create the version (validating datasets that name a suite)."""
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import load_plugins
+    from agentgov.registry.register import register
+
+    home = Home(config.home)
+    return register(
+        Path(path), config=config, audit=home.audit_log, plugins=load_plugins(config), actor=actor, allow_dirty=allow_dirty
+    )
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    path = str(flow_run.parameters.get("path", ""))
+    return f"register {agent_name(path) or path}"
+
+
+def agent_name(path: str) -> str | None:
+    """The ``name:`` of the manifest at ``path``, read without validating (for run names)."""
+    import yaml
+
+    from agentgov.registry.register import manifest_path_of
+
+    try:
+        data = yaml.safe_load(manifest_path_of(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if name else None
+
+
+@flow(name="register-agent", flow_run_name=_run_name, log_prints=False)
+def register_agent(path: str, allow_dirty: bool = False, actor: str | None = None) -> AgentVersion:
+    """Register the agent at ``path`` (folder or agent.yaml) as a new candidate version."""
+    from agentgov.core.config import load_config
+
+    config = load_config()
+    manifest = check_manifest(path)
+    states = check_datasets(path, manifest, allow_dirty)
+    version = package_and_register(path, config, actor or config.user, allow_dirty)
+    publish_table(
+        f"register-{version.name}",
+        f"Registered {version.ref}",
+        ("What", "Value"),
+        summary_rows(version, states),
+        description=f"{version.ref}: lineage, datasets and data validation",
+    )
+    return version
+
+
+def summary_rows(version: AgentVersion, states: tuple[DatasetState, ...]) -> list[tuple[Any, ...]]:
+    import json
+
+    lineage = version.lineage
+    rows: list[tuple[Any, ...]] = [
+        ("version", f"{version.ref} ({version.stage.value if version.stage else '?'})"),
+        ("source", version.source),
+        ("registered by", lineage.get("registered_by", "")),
+        ("git", f"{lineage.get('git_commit', '?')[:12]} (dirty: {lineage.get('git_dirty', '?')})"),
+        ("manifest sha256", lineage.get("manifest_sha256", "")[:16]),
+    ]
+    rows += [(f"dataset {s.path}", f"{s.state}, md5 {(s.tracked_md5 or '-')[:12]}, role {s.role}") for s in states]
+    if lineage.get("allow_dirty") == "true":
+        rows.append(("allow dirty", "yes: registered with datasets that differ from what DVC tracks"))
+    raw = version.tags.get("agentgov.data_validation")
+    if raw:
+        summary = json.loads(raw)
+        rows.append(("data validation", "passed" if summary.get("passed") else "FAILED"))
+        for dataset, result in summary.get("suites", {}).items():
+            outcome = "passed" if result.get("passed") else f"{result.get('failed_expectations', '?')} failed"
+            rows.append((f"suite of {dataset}", f"{outcome} of {result.get('evaluated', '?')} expectations"))
+    else:
+        rows.append(("data validation", "no dataset names a suite"))
+    return rows
