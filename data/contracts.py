@@ -66,12 +66,14 @@ class SuiteResult:
 def quiet_ge() -> Iterator[None]:
     """Great Expectations logs, warns and draws tqdm bars; none of it is for the user."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    names = ("great_expectations", "great_expectations.core", "great_expectations.expectations", "posthog", "tzlocal")
-    levels = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import great_expectations  # noqa: F401  (it sets its loggers' levels at import: import first, then override)
+
+        names = ("great_expectations", "posthog", "tzlocal")
+        levels = {name: logging.getLogger(name).level for name in names}
+        for name in names:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             yield
         finally:
@@ -79,13 +81,19 @@ def quiet_ge() -> Iterator[None]:
                 logging.getLogger(name).setLevel(level)
 
 
-def _context() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+_CONTEXT: list[Any] = []
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    return context
+
+def _context() -> Any:
+    """One ephemeral context per process: each new one leaves a temporary folder behind for its docs site."""
+    if not _CONTEXT:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        _CONTEXT.append(context)
+    return _CONTEXT[0]
 
 
 def load_suite(file: Path) -> Any:
@@ -103,12 +111,24 @@ def load_suite(file: Path) -> Any:
         raise SuiteInvalid(f"{file}: not a Great Expectations suite (expected an object with 'name' and 'expectations')")
     with quiet_ge():
         import great_expectations as gx
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
+        # ExpectationSuite() logs and drops an expectation it cannot build: a typo would pass silently. Check each.
+        for number, expectation in enumerate(data["expectations"], start=1):
+            try:
+                ExpectationConfiguration(**expectation).to_domain_obj()
+            except Exception as exc:
+                kind = expectation.get("type") if isinstance(expectation, dict) else None
+                raise SuiteInvalid(f"{file}: expectation {number} ({kind}) is not valid: {_first_line(exc)}") from None
         try:
             return gx.ExpectationSuite(**data)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SuiteInvalid(f"{file}: not a valid Great Expectations suite: {first}") from None
+            raise SuiteInvalid(f"{file}: not a valid Great Expectations suite: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def suite_columns(suite: Any) -> set[str]:
@@ -136,8 +156,11 @@ def validate_frame(frame: pd.DataFrame, suite: Any, *, source: str = "dataset") 
         context = _context()
         source_name = f"agentgov-{uuid.uuid4().hex[:8]}"
         asset = context.data_sources.add_pandas(source_name).add_dataframe_asset("dataset")
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+        try:
+            batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+        finally:
+            context.data_sources.delete(source_name)
     failed = []
     for item in result.results:
         config = item.expectation_config

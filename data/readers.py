@@ -30,7 +30,8 @@ def read_dataset(file: Path) -> pd.DataFrame:
         raise DatasetUnreadable(f"{file}: no columns")
     if len(frame) == 0:
         raise DatasetUnreadable(f"{file}: no rows, only the header ({', '.join(map(str, frame.columns[:8]))})")
-    repeated = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
+    names = frame.attrs.pop("header", None) or [str(c) for c in frame.columns]
+    repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:
         raise DatasetUnreadable(f"{file}: repeated column names {', '.join(repeated)}")
     return frame
@@ -40,7 +41,11 @@ def _read_csv(file: Path) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        return pd.read_csv(file, encoding="utf-8-sig", encoding_errors="strict", low_memory=False)
+        frame = pd.read_csv(file, encoding="utf-8-sig", encoding_errors="strict", low_memory=False)
+        if any("." in str(c) for c in frame.columns):  # pandas renames a repeated "a" to "a.1": look at the header itself
+            header = [str(c) for c in pd.read_csv(file, encoding="utf-8-sig", header=None, nrows=1).iloc[0]]
+            frame.attrs["header"] = header
+        return frame
     except UnicodeDecodeError as exc:
         offset = _first_bad_byte(file)
         where = f" (byte {offset})" if offset is not None else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 from collections.abc import Iterable
@@ -50,6 +51,17 @@ def dvc_hash(dataset: Path) -> str:
         return "unreadable"
 
 
+def dvc_pointer(dataset: Path) -> str | None:
+    """The ``outs`` entry of ``dataset``'s DVC pointer as compact JSON (enough to restore it), or None."""
+    pointer = dataset.with_name(dataset.name + ".dvc")
+    try:
+        out = yaml.safe_load(pointer.read_text(encoding="utf-8"))["outs"][0]
+        entry = {key: out[key] for key in ("md5", "size", "hash") if key in out}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, IndexError):
+        return None
+    return json.dumps({**entry, "md5": str(entry.get("md5", ""))}, sort_keys=True, separators=(",", ":"))
+
+
 def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in names:
@@ -72,6 +84,9 @@ def collect(agent_dir: Path, manifest_path: Path, dataset_paths: Iterable[str], 
     }
     for path in dataset_paths:
         tags[f"agentgov.lineage.dataset.{path}"] = dvc_hash(agent_dir / path)
+        pointer = dvc_pointer(agent_dir / path)
+        if pointer is not None:
+            tags[f"agentgov.lineage.dvc.{path}"] = pointer
     for name, installed in library_versions().items():
         tags[f"agentgov.lineage.version.{name}"] = installed
     return tags

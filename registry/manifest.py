@@ -140,6 +140,7 @@ class Dataset(_Model):
 
     path: RelativePath = Field(description="Relative to the agent's folder; unique within the manifest.")
     role: Literal["train", "eval", "reference"]
+    suite: SuitePath | None = Field(default=None, description="Great Expectations suite JSON file it must satisfy, relative.")
 
 
 class Contracts(_Model):

@@ -17,6 +17,8 @@ from agentgov.registry.store import agent_exists, get, mlflow_errors
 if TYPE_CHECKING:
     from agentgov.core.audit import AuditLog
     from agentgov.core.plugins import PluginManager
+    from agentgov.data.validation import ValidationReport
+    from agentgov.registry.manifest import Manifest
 
 
 def manifest_path_of(path: Path) -> Path:
@@ -24,16 +26,25 @@ def manifest_path_of(path: Path) -> Path:
     return path / "agent.yaml" if path.is_dir() else path
 
 
-def register(path: Path, *, config: Config, audit: AuditLog, plugins: PluginManager, actor: str) -> AgentVersion:
-    """Register the agent at ``path`` (its folder or its ``agent.yaml``) as a new candidate version."""
+def register(
+    path: Path, *, config: Config, audit: AuditLog, plugins: PluginManager, actor: str, allow_dirty: bool = False
+) -> AgentVersion:
+    """Register the agent at ``path`` (its folder or its ``agent.yaml``) as a new candidate version.
+
+    Datasets must be as ``agentgov data add`` tracked them, unless ``allow_dirty``
+    (recorded in the lineage and the audit log). Datasets with a suite are
+    validated; the result is attached to the version, pass or fail.
+    """
     from agentgov.core.events import publish
     from agentgov.registry.manifest import load_manifest
 
     manifest_path = manifest_path_of(path).resolve()
     manifest = load_manifest(manifest_path)
     agent_dir = manifest_path.parent
+    data_tags = _check_datasets(agent_dir, manifest, allow_dirty)  # before anything exists in MLflow
     package = packaging.build(agent_dir, manifest_path, manifest.entrypoint_parts(), manifest.example_request)
-    tags = lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor)
+    tags = {**lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor), **data_tags}
+    validation = _validate_datasets(agent_dir, manifest, config)
     requirements = _requirements(manifest.requirements)
 
     client = connect(config)
@@ -50,6 +61,7 @@ def register(path: Path, *, config: Config, audit: AuditLog, plugins: PluginMana
         with mlflow.start_run(experiment_id=experiment, run_name=f"register {manifest.name}") as run:
             mlflow.set_tags({"agentgov.agent": manifest.name, **tags})
             info = packaging.log(package, manifest_path, requirements, agent_dir)
+            version_tags = _attach_validation(validation, run.info.artifact_uri)
         created = client.create_model_version(
             manifest.name,
             source=info.model_uri,
@@ -62,7 +74,8 @@ def register(path: Path, *, config: Config, audit: AuditLog, plugins: PluginMana
     ref = AgentRef(manifest.name, version=version)
     try:
         with mlflow_errors(f"recording lineage on {ref}"):
-            for key, value in {**tags, TAG_MANIFEST: json.dumps(manifest.model_dump(mode="json"), sort_keys=True)}.items():
+            manifest_tag = {TAG_MANIFEST: json.dumps(manifest.model_dump(mode="json"), sort_keys=True)}
+            for key, value in {**tags, **manifest_tag, **version_tags}.items():
                 client.set_model_version_tag(manifest.name, str(version), key, value)
             client.set_model_version_tag(manifest.name, str(version), TAG_STAGE, Stage.CANDIDATE.value)
             client.set_model_version_tag(manifest.name, str(version), TAG_STATUS, READY)
@@ -71,12 +84,58 @@ def register(path: Path, *, config: Config, audit: AuditLog, plugins: PluginMana
             audit=audit,
             plugins=plugins,
         )
+        if allow_dirty and data_tags.get(ALLOW_DIRTY) == "true":
+            dirty = {k.removeprefix(DATASET_STATE): v for k, v in data_tags.items() if k.startswith(DATASET_STATE) and v != "ok"}
+            audit.append(actor=actor, action="data.allow_dirty", subject=str(ref), payload={"datasets": dirty})
     except BaseException as exc:
         _withdraw(client, manifest.name, version)
         if isinstance(exc, Exception) and not hasattr(exc, "exit_code"):
             raise RegistrationFailed(f"registering {ref} failed and the version was withdrawn: {type(exc).__name__}: {exc}") from exc
         raise
     return get(client, ref)
+
+
+ALLOW_DIRTY = "agentgov.lineage.allow_dirty"
+DATASET_STATE = "agentgov.lineage.dataset_state."
+
+
+def _check_datasets(agent_dir: Path, manifest: Manifest, allow_dirty: bool) -> dict[str, str]:
+    """Refuse datasets that differ from what DVC tracks (unless ``allow_dirty``); their states as lineage tags."""
+    from agentgov.data.datasets import refuse_dirty
+    from agentgov.data.versioning import OK, dataset_states
+
+    states = dataset_states(agent_dir, manifest.datasets)
+    if not allow_dirty:
+        refuse_dirty(states, agent_dir)
+    tags = {DATASET_STATE + s.path: s.state for s in states}
+    if any(s.state != OK for s in states):
+        tags[ALLOW_DIRTY] = "true"
+    return tags
+
+
+def _validate_datasets(agent_dir: Path, manifest: Manifest, config: Config) -> ValidationReport | None:
+    """Check the datasets that name a suite; a failure is recorded, not fatal (the gate decides)."""
+    if not any(d.suite for d in manifest.datasets):
+        return None
+    from agentgov.core.home import Home
+    from agentgov.data.validation import validate_agent
+
+    return validate_agent(agent_dir, manifest, reports=Home(config.home).reports / "validation", keep_going=True)
+
+
+def _attach_validation(validation: ValidationReport | None, artifact_uri: str) -> dict[str, str]:
+    """Log the report files under ``data_validation/`` of the active run; the version tag that summarises them."""
+    if validation is None:
+        return {}
+    import mlflow
+
+    from agentgov.data.validation import TAG
+
+    assert validation.json_path is not None and validation.html_path is not None
+    for file in (validation.json_path, validation.html_path):
+        mlflow.log_artifact(str(file), artifact_path="data_validation")
+    report = f"{artifact_uri.rstrip('/')}/data_validation/{validation.json_path.name}"
+    return {TAG: json.dumps(validation.summary(report), sort_keys=True, separators=(",", ":"))}
 
 
 def _withdraw(client: object, name: str, version: int) -> None:
