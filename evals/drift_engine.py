@@ -231,7 +231,9 @@ def _finite(series: pd.Series, name: str, side: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(series):
         raise InvalidValue(f"column {name!r} in the {side} data should contain numbers only, not {series.dtype}")
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = values[finite]
     if values.size == 0:
         raise InvalidValue(f"column {name!r} has no values in the {side} data")
     return values
