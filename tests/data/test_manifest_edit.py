@@ -52,9 +52,9 @@ def test_adds_the_key_when_there_is_none_and_extends_a_flow_list(tmp_path: Path)
 def test_refuses_a_duplicate_and_an_edit_that_would_break_the_manifest(tmp_path: Path) -> None:
     path = write(tmp_path, HEAD + "datasets:\n  - path: data/a.csv\n    role: eval\n")
     before = path.read_text()
-    with pytest.raises(DataError, match="already lists the dataset data/a.csv"):
+    with pytest.raises(DataError, match=r"already lists the dataset data/a\.csv"):
         append_dataset(path, "data/a.csv", "eval")
-    with pytest.raises(DataError, match="would make it invalid.*suite"):
+    with pytest.raises(DataError, match=r"would make it invalid.*suite"):
         append_dataset(path, "data/b.csv", "eval", "suites/b.yaml")
     assert path.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.yaml", "router.py"]

@@ -51,7 +51,7 @@ def test_validate_agent_writes_json_and_html_reports_and_the_tag_summary(agent_w
 def test_an_unreadable_dataset_stops_validation_or_is_recorded_with_keep_going(agent_with_suite: Path, agentgov_home: Home) -> None:
     (agent_with_suite / "data" / "train.csv").write_text("")
     manifest = load_manifest(agent_with_suite / "agent.yaml")
-    with pytest.raises(DatasetUnreadable, match="train.csv: empty file"):
+    with pytest.raises(DatasetUnreadable, match=r"train\.csv: empty file"):
         validate_agent(agent_with_suite, manifest, reports=agentgov_home.reports)
     report = validate_agent(agent_with_suite, manifest, reports=agentgov_home.reports, keep_going=True)
     assert report.results[0].passed and not report.results[1].passed
@@ -63,5 +63,5 @@ def test_naming_datasets_selects_them_and_refuses_unknown_or_suiteless_ones(agen
     assert selected(manifest, ["./data/train.csv"]) == [("data/train.csv", "suites/eval.json")]
     with pytest.raises(DataError, match=r"data/nope.csv: not a dataset of .* \(its datasets: data/eval.csv, data/train.csv, data/other.csv\)"):
         selected(manifest, ["data/nope.csv"])
-    with pytest.raises(DataError, match="data/other.csv: no suite in the manifest"):
+    with pytest.raises(DataError, match=r"data/other\.csv: no suite in the manifest"):
         selected(manifest, ["data/other.csv"])

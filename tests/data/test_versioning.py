@@ -63,7 +63,7 @@ def test_adding_a_listed_dataset_again_retracks_it_without_a_second_entry(agent:
     assert not again.manifest_updated and not again.dvc_initialised and again.md5 != first.md5
     assert (agent / "agent.yaml").read_text().count("data/eval.csv") == 1
     assert [s.state for s in status(agent)] == ["ok"]
-    with pytest.raises(DataError, match="already in agent.yaml as eval dataset"):
+    with pytest.raises(DataError, match=r"already in agent\.yaml as eval dataset"):
         add_dataset(agent / "data" / "eval.csv", agent_dir=agent, role="train", home=agentgov_home.root)
 
 
