@@ -91,6 +91,11 @@ def frames(n_ref: int, n_cur: int, shift: float, seed: int) -> tuple[pd.DataFram
                 "constant": np.full(n, 7.0),
                 "category_unseen": rng.choice(letters, n),
                 "category_nan": labels,
+                "category_dtype": pd.Series(rng.choice(["p", "q", "r"], n, p=[0.5 - s / 4, 0.3, 0.2 + s / 4])).astype(
+                    "category"
+                ),
+                "string_dtype": pd.Series(rng.choice(["u", "v", "w"], n)).astype("string"),
+                "nullable_int": pd.Series(rng.integers(0, 50, n)).astype("Int64"),  # Evidently skips it, and so do we
             }
         )
 
@@ -161,18 +166,40 @@ def test_chosen_tests_and_thresholds_equal_evidentlys(options: dict) -> None:
     assert_same_verdicts(reference, current, **options)
 
 
-def test_text_columns_use_evidentlys_text_drift() -> None:
+def requests(rng: np.random.Generator, n: int, extra: tuple[str, ...] = ()) -> pd.Series:
+    words = "agent router ticket refund invoice delay shipping login password billing order".split()
+    vocabulary = np.array(words + list(extra))
+    return pd.Series([" ".join(rng.choice(vocabulary, 6)) + f" #{i}" for i in range(n)])
+
+
+def test_text_columns_use_evidentlys_text_drift_above_1000_rows() -> None:
     rng = np.random.default_rng(3)
-    words = np.array("agent router ticket refund invoice delay shipping login password billing order".split())
-
-    def sentences(n: int, extra: list[str]) -> list[str]:
-        vocabulary = np.concatenate([words, extra]) if extra else words
-        return [" ".join(rng.choice(vocabulary, 6)) + f" #{i}" for i in range(n)]
-
-    reference = pd.DataFrame({"request": sentences(200, []), "score": rng.normal(size=200)})
-    current = pd.DataFrame({"request": sentences(150, ["crash", "outage", "angry"]), "score": rng.normal(size=150)})
+    reference = pd.DataFrame({"request": requests(rng, 1200), "score": rng.normal(size=1200)})
+    current = pd.DataFrame({"request": requests(rng, 900, ("crash", "outage")), "score": rng.normal(size=900)})
     assert infer_column_type(current["request"]) == "text"
     assert_same_verdicts(reference, current)
+    assert compute_drift(reference, current).column("request").method == "abs_text_content_drift"
+
+
+def test_text_columns_use_evidentlys_bootstrapped_text_drift_up_to_1000_rows() -> None:
+    # Evidently's small-sample text test scores 1,000 random classifiers; the preset would
+    # run it three times, so this compares with the single ValueDrift metric the preset is made of.
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"request": requests(rng, 200)})
+    current = pd.DataFrame({"request": requests(rng, 150, ("crash", "outage", "angry"))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from evidently import Report
+        from evidently.metrics import ValueDrift
+
+        data = Report([ValueDrift(column="request")], include_tests=True).run(current, reference).dict()
+    (metric,) = data["metrics"]
+    (test,) = data["tests"]
+    got = compute_drift(reference, current).column("request")
+    assert got.method == _display_names()[metric["config"]["method"]] == "perc_text_content_drift"
+    assert got.score == pytest.approx(metric["value"], rel=REL)
+    assert got.threshold == metric["config"]["threshold"]
+    assert got.drifted == (test["status"] == "FAIL")
 
 
 def test_a_column_on_one_side_only_is_named_in_the_error() -> None:
@@ -191,7 +218,8 @@ def test_too_few_rows_is_insufficient_data_without_a_verdict() -> None:
     assert result.status is DriftStatus.INSUFFICIENT_DATA
     assert result.columns == () and not result.dataset_drifted
     assert "20 in the current data" in result.message
-    assert compute_drift(reference, current, min_rows=10).status is DriftStatus.DRIFT
+    judged = compute_drift(reference, current, min_rows=10)
+    assert judged.status is not DriftStatus.INSUFFICIENT_DATA and judged.columns
 
 
 def test_unusable_columns_and_options_raise_clear_errors() -> None:
@@ -212,4 +240,4 @@ def test_columns_of_no_drift_type_are_skipped_and_named() -> None:
     stamps = pd.Series(pd.date_range("2026-01-01", periods=100, freq="h"))
     result = compute_drift(reference.assign(when=stamps), current.assign(when=stamps))
     assert "when" not in {column.column for column in result.columns}
-    assert "skipped columns of no drift type: when" in result.message
+    assert "skipped columns of no drift type: nullable_int, when" in result.message
