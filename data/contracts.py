@@ -41,6 +41,7 @@ class FailedExpectation:
     unexpected_share: float | None  # of the non-null values, 0..1; None for table-level expectations
     examples: tuple[str, ...]  # a few unexpected values, or the observed value
     kwargs: dict[str, Any]
+    unexpected_count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "examples": list(self.examples)}
@@ -199,7 +200,10 @@ def _failure(kind: str, column: str | None, kwargs: dict[str, Any], result: dict
     else:
         examples = []
     kwargs.pop("batch_id", None)
-    return FailedExpectation(kind, column, None if share is None else round(float(share) / 100, 6), tuple(examples), kwargs)
+    count = result.get("unexpected_count")
+    return FailedExpectation(
+        kind, column, None if share is None else round(float(share) / 100, 6), tuple(examples), kwargs, None if count is None else int(count)
+    )
 
 
 def _show(value: Any) -> str:
