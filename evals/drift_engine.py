@@ -34,6 +34,7 @@ from __future__ import annotations
 import operator
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,11 +55,11 @@ INTEGER_CARDINALITY_LIMIT = 10
 BINNED_MIN_UNIQUE = 20  # numeric columns with more distinct reference values are binned (Sturges)
 
 
+@dataclass(frozen=True)
 class _Test:
-    def __init__(self, types: tuple[str, ...], threshold: float, drifted: Callable[[float, float], bool]) -> None:
-        self.types = types
-        self.threshold = threshold
-        self.drifted = drifted
+    types: tuple[str, ...]
+    threshold: float
+    drifted: Callable[[float, float], bool]
 
 
 STATTESTS: dict[str, _Test] = {
@@ -106,17 +107,20 @@ def compute_drift(
         )
         return DriftResult((), 0.0, False, status=DriftStatus.INSUFFICIENT_DATA, message=message, **base)
 
-    results = tuple(
-        _column_drift(
-            name,
-            column_type,
-            reference[name],
-            current[name],
-            _per_column(stattest, name),
-            _per_column(threshold, name),
+    # scipy warns on zero expected counts and the like; the scores are still Evidently's.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        results = tuple(
+            _column_drift(
+                name,
+                column_type,
+                reference[name],
+                current[name],
+                _per_column(stattest, name),
+                _per_column(threshold, name),
+            )
+            for name, column_type in names
         )
-        for name, column_type in names
-    )
     share = sum(result.drifted for result in results) / len(results)
     drifted = bool(share >= drift_share)
     message = f"skipped columns of no drift type: {', '.join(skipped)}" if skipped else ""
@@ -331,7 +335,5 @@ def _text(
     from evidently.legacy.calculations.stattests.registry import get_registered_stattest
     from evidently.legacy.core import ColumnType
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = get_registered_stattest(method, ColumnType.Text)(ref_present, cur_present, ColumnType.Text, limit)
+    result = get_registered_stattest(method, ColumnType.Text)(ref_present, cur_present, ColumnType.Text, limit)
     return ColumnDrift(str(name), "text", method, float(result.drift_score), limit, bool(result.drifted))

@@ -241,3 +241,12 @@ def test_columns_of_no_drift_type_are_skipped_and_named() -> None:
     result = compute_drift(reference.assign(when=stamps), current.assign(when=stamps))
     assert "when" not in {column.column for column in result.columns}
     assert "skipped columns of no drift type: nullable_int, when" in result.message
+
+
+def test_library_warnings_do_not_reach_the_caller() -> None:
+    reference, current = frames(300, 200, 0.5, seed=6)  # an unseen category: scipy divides by zero
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = compute_drift(reference, current)
+    assert result.column("category_unseen").score == 0.0
+    assert caught == []
