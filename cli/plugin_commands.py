@@ -1,11 +1,13 @@
-"""``agentgov plugins list``."""
+"""``agentgov plugins list`` and ``agentgov plugin new``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from agentgov.cli.main import State
-from agentgov.cli.output import print_json, print_table
+from agentgov.cli.output import print_json, print_table, say
 
 
 @click.group()
@@ -40,4 +42,25 @@ def plugins_list(state: State, as_json: bool) -> None:
     print_table(("Plugin", "From", "Status", "Hooks", "Provides / problems"), rows, title="agentgov plugins")
 
 
-COMMANDS = (plugins,)
+@click.group()
+def plugin() -> None:
+    """Start a new plugin package."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to create it (default: ./NAME).")
+@click.option("--kind", type=click.Choice(["policy"]), default="policy", show_default=True, help="What the plugin provides.")
+def plugin_new(name: str, directory: Path | None, kind: str) -> None:
+    """Create a plugin package NAME: pyproject with the entry point, a working policy to edit, its tests, a README."""
+    from agentgov.policies.scaffold import scaffold
+
+    made = scaffold(name, directory, kind)
+    say(f"Created plugin {made.name} in {made.root}:")
+    for file in made.files:
+        say(f"  {file}")
+    say(f"Next: edit src/{made.module}/__init__.py, run `python -m pytest` in {made.root}, then `pip install -e {made.root}`;")
+    say(f"`agentgov plugins list` then shows {made.name}, and [stages.<stage>.policies.{made.name}] in agentgov.toml turns it on.")
+
+
+COMMANDS = (plugins, plugin)
