@@ -96,6 +96,9 @@ def start(config: Config, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", 
     folder = server_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "prefect-server.log"
+    if not _port_free(host, port):
+        raise PipelineError(f"the Prefect server cannot start: {host}:{port} is in use", hint="choose another with --port")
+    offset = log_path.stat().st_size if log_path.exists() else 0
     prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
     env = server_env(config, {"PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_CLI_COLORS": "false"})
     with open(log_path, "ab") as log:
@@ -108,11 +111,24 @@ def start(config: Config, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", 
     while not healthy(state.api_url, timeout=1):
         if process.poll() is not None or time.monotonic() > deadline:
             _terminate(process.pid)
-            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise PipelineError(f"the Prefect server did not start on {host}:{port}: {tail[0][:200]}", hint=f"see {log_path}")
+            with open(log_path, "rb") as log:
+                log.seek(offset)
+                said = " ".join(log.read().decode("utf-8", errors="replace").split())[-200:] or "no output"
+            raise PipelineError(f"the Prefect server did not start on {host}:{port}: {said}", hint=f"see {log_path}")
         time.sleep(0.2)
     _state_file(config).write_text(json.dumps(asdict(state)), encoding="utf-8")
     return state
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def stop(config: Config, timeout: float = 20) -> ServerState | None:

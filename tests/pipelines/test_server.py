@@ -1,0 +1,75 @@
+"""``agentgov server start|stop|status``: a local Prefect server that the flows of this home then use."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agentgov.core.config import Config
+from agentgov.pipelines import server as local
+from agentgov.pipelines.runtime import free_port, healthy, prefect_api
+
+from .conftest import one_run
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def stopped_afterwards(agentgov_config: Config) -> Iterator[Config]:
+    try:
+        yield agentgov_config
+    finally:
+        local.stop(agentgov_config)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_start_status_register_and_stop_on_the_cli(
+    stopped_afterwards: Config, agent_dir: Path, agent_name: str, run_cli: Run
+) -> None:
+    config = stopped_afterwards
+    assert json.loads(run_cli("server", "status", "--json", check=True).stdout)["running"] is False
+
+    port = free_port()
+    started = run_cli("server", "start", "--port", str(port), check=True)
+    assert f"http://127.0.0.1:{port}" in started.stdout and f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in started.stdout
+    assert started.stderr == ""
+    shown = json.loads(run_cli("server", "status", "--json", check=True).stdout)
+    assert (shown["running"], shown["healthy"], shown["port"]) == (True, True, port)
+    assert healthy(shown["api_url"])
+    assert "Already running" in run_cli("server", "start", "--port", str(port), check=True).stdout
+
+    registered = run_cli("register", str(agent_dir), check=True)
+    assert registered.stderr == ""
+    with prefect_api(config) as api:
+        assert (api.kind, api.url) == ("local server", shown["api_url"])
+    assert one_run(config, f"register {agent_name}").state == "COMPLETED"
+    assert not (config.home / "prefect" / "server.log").exists()  # no embedded server was needed
+
+    assert f"pid {shown['pid']}" in run_cli("server", "stop", check=True).stdout
+    assert not _alive(shown["pid"]) and not healthy(shown["api_url"])
+    assert run_cli("server", "status", check=True).stdout.startswith("stopped")
+    assert run_cli("server", "stop", check=True).stdout.strip() == "No Prefect server was running."
+
+
+def test_a_port_in_use_is_a_one_line_error(stopped_afterwards: Config, run_cli: Run) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("server", "start", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 2
+    assert result.stderr.startswith("agentgov: error: the Prefect server cannot start") and result.stderr.count("\n") == 1
+    assert "is in use" in result.stderr
+    assert local.status(stopped_afterwards).running is False
