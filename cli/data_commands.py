@@ -38,7 +38,7 @@ def add(state: State, path: Path, role: str, suite: str | None, agent_dir: Path,
 
     with status(f"Tracking {path}", quiet=as_json):
         added = add_dataset(path, agent_dir=agent_dir, role=role, home=state.config.home, suite=suite)
-    state.home.audit_log.append(actor=state.config.user, action="data.add", subject=str(agent_dir.resolve()), payload=added.to_dict())
+    state.home.audit_log.append(actor=state.config.user, action="data.add", subject=added.agent, payload=added.to_dict())
     if as_json:
         print_json(added.to_dict())
         return

@@ -16,6 +16,7 @@ ROLES = ("eval", "train", "reference")
 class Added:
     """What ``agentgov data add`` did."""
 
+    agent: str
     path: str  # relative to the agent folder, as written in the manifest
     role: str
     md5: str
@@ -69,7 +70,7 @@ def add_dataset(file: Path, *, agent_dir: Path, role: str, home: Path, suite: st
     out, created, pushed = track(agent_dir / path, home=home, folder=agent_dir)
     if listed is None:
         append_dataset(manifest_path, path, role, suite)
-    return Added(path, role, str(out["md5"]), out.get("size"), listed is None, created, pushed)
+    return Added(manifest.name, path, role, str(out["md5"]), out.get("size"), listed is None, created, pushed)
 
 
 def status(agent_dir: Path) -> tuple[DatasetState, ...]:

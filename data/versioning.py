@@ -119,15 +119,39 @@ def dataset_states(agent_dir: Path, datasets: Iterable[Dataset]) -> tuple[Datase
 def quiet_dvc() -> Iterator[None]:
     """DVC logs hints ("To track the changes with git, run ...") and tqdm bars at INFO: keep them off the terminal."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    logger = logging.getLogger("dvc")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        _import_dvc()
+        loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects", "scmrepo")]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)  # its errors reach the user as VersioningError instead
         try:
             yield
         finally:
-            logger.setLevel(level)
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+def _import_dvc() -> None:
+    """Import DVC without its side effects on the terminal.
+
+    ``import dvc`` calls ``colorama.init()``, which registers an exit handler
+    writing ESC[0m to whatever stdout was then: inside agentgov's spinner that
+    is rich's proxy, which prints it as visible "[0m". Undo both.
+    """
+    import sys
+
+    if "dvc" in sys.modules:
+        return
+    streams = sys.stdout, sys.stderr
+    import atexit
+
+    import colorama.initialise
+    import dvc  # noqa: F401
+
+    atexit.unregister(colorama.initialise.reset_all)
+    sys.stdout, sys.stderr = streams
 
 
 def _git_root(folder: Path) -> Path | None:
@@ -149,6 +173,7 @@ def _dvc_root(folder: Path) -> Path | None:
 
 def open_repo(folder: Path, home: Path, *, create: bool) -> tuple[Repo, bool]:
     """The DVC repository holding ``folder`` and whether it was created now; its cache set to the home's."""
+    _import_dvc()
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -200,6 +225,7 @@ def track(file: Path, *, home: Path, folder: Path | None = None) -> tuple[dict[s
     Returns the pointer's ``outs`` entry, whether a DVC repository was created,
     and whether the file was pushed.
     """
+    _import_dvc()
     from dvc.exceptions import DvcException
 
     file = file.resolve()
@@ -230,6 +256,7 @@ def restore(agent_dir: Path, outs: Mapping[str, Mapping[str, Any] | str], *, hom
     from the default remote first when the cache lacks it. A string instead of
     an entry says why that dataset cannot be restored.
     """
+    _import_dvc()
     from dvc.exceptions import CheckoutError, DvcException
 
     agent_dir = agent_dir.resolve()

@@ -27,9 +27,11 @@ def agent(agentgov_home: Home, tmp_path: Path) -> Path:
     return repo / "router"
 
 
-def test_add_status_profile_and_validate_round_trip_quietly(run_cli: Run, agent: Path) -> None:
+def test_add_status_profile_and_validate_round_trip_quietly(run_cli: Run, agent: Path, agentgov_home: Home) -> None:
     added = run_cli("data", "add", str(agent / "data" / "eval.csv"), "--agent", str(agent), "--role", "eval", "--suite", "suites/eval.json", check=True)
     assert "Listed data/eval.csv (eval) at md5" in added.stdout and added.stderr == ""
+    [record] = [r for r in agentgov_home.audit_log.records() if r.action == "data.add"]
+    assert record.subject == "support-router" and record.payload["path"] == "data/eval.csv" and record.actor == "test-user"
 
     profiled = run_cli("data", "profile", str(agent / "data" / "eval.csv"), "--suite", "eval", "--out", str(agent / "suites" / "eval.json"), check=True)
     assert "expectations proposed from" in profiled.stdout and profiled.stderr == ""
