@@ -106,9 +106,10 @@ def versions(state: State, name: str, as_json: bool) -> None:
 @click.command()
 @click.argument("ref")
 @click.argument("version", required=False, type=int)
+@click.option("--bom", "bom", is_flag=True, help="Print the version's bill of materials instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def show(state: State, ref: str, version: int | None, as_json: bool) -> None:
+def show(state: State, ref: str, version: int | None, bom: bool, as_json: bool) -> None:
     """Show one version: NAME@STAGE, NAME/VERSION or NAME VERSION."""
     from agentgov.core.types import AgentRef
     from agentgov.registry import doctor
@@ -118,6 +119,9 @@ def show(state: State, ref: str, version: int | None, as_json: bool) -> None:
     agent_ref = AgentRef(ref, version=version) if version is not None else AgentRef.parse(ref)
     client = connect(state.config)
     found = get(client, agent_ref)
+    if bom:
+        _show_bom(client, found, as_json)
+        return
     history = [
         r.to_dict()
         for r in state.home.audit_log.records(subject_prefix=found.name)
@@ -137,6 +141,17 @@ def show(state: State, ref: str, version: int | None, as_json: bool) -> None:
     print_table(("Seq", "Time (UTC)", "Actor", "Action", "Detail"), rows, title="Stage history and decisions")
     for finding in findings:
         click.echo(f"agentgov: warning: {finding} (see `agentgov doctor`)", err=True)
+
+
+def _show_bom(client, found, as_json: bool) -> None:  # an MlflowClient and an AgentVersion
+    from agentgov.registry import bom as bills
+
+    bill = bills.read(client, found)
+    if as_json:
+        print_json({"agent": found.name, "version": found.version, "bom": bill.data, "sha256": bill.sha256})
+        return
+    rows = [(i.section, i.name, "-" if i.value is None else _short(i.value, 64)) for i in bill.items()]
+    print_table(("Section", "Item", "SHA-256 / value"), rows, title=f"Bill of materials of {found.ref} (sha256 {bill.sha256[:16]})")
 
 
 def _history_detail(record: dict) -> str:

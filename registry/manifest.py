@@ -10,6 +10,7 @@ Unknown keys are errors, so a misspelt key never silently means "the default".
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py(:[A-Za-z_][A-Za-z0-9_]*)?$"
 SCOPE_PATTERN = r"^([a-z0-9_.-]+:[a-z0-9_.*-]+|\*)$"
 RATE_LIMIT_PATTERN = r"^[1-9][0-9]*/(s|min|h|d)$"
 MEMORY_PATTERN = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$"
+PROMPT_REF_PATTERN = r"^prompts:/[A-Za-z0-9_.-]+(/[1-9][0-9]*|@[A-Za-z0-9_-]+)$"
 PIN_PATTERN = (
     r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?"  # the distribution name (PEP 508)
     r"(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?"  # extras
@@ -93,6 +95,7 @@ RateLimit = _checked(RATE_LIMIT_PATTERN, "rate_limit", "COUNT/UNIT with UNIT s, 
 Memory = _checked(MEMORY_PATTERN, "memory", "a size in Ki, Mi, Gi or Ti, like '512Mi'")
 Pin = _checked(PIN_PATTERN, "pin", "an exact pin NAME==VERSION, like 'requests==2.32.3'")
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
+PromptRef = _checked(PROMPT_REF_PATTERN, "prompt_ref", "an MLflow prompt registry reference like 'prompts:/support-triage/3'")
 SuitePath = Annotated[str, AfterValidator(_suite_path)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -143,6 +146,24 @@ class Dataset(_Model):
     suite: SuitePath | None = Field(default=None, description="Great Expectations suite JSON file it must satisfy, relative.")
 
 
+class Prompt(_Model):
+    """A prompt file the agent uses, versioned with it (and in MLflow's prompt registry, if named)."""
+
+    name: Slug = Field(description="Unique within the manifest.")
+    path: RelativePath = Field(description="The prompt file, relative to the agent's folder.")
+    registry: PromptRef | None = Field(default=None, description="Its MLflow prompt registry version: prompts:/NAME/VERSION.")
+
+
+class Tool(_Model):
+    """One action of a connector the agent calls as a tool, with the JSON Schema of its arguments."""
+
+    model_config = ConfigDict(serialize_by_alias=True)  # `schema` would shadow BaseModel.schema
+
+    connector: str = Field(description="A connector named in connectors.")
+    action: NonEmpty = Field(description="The action, like 'create_ticket'; unique per connector.")
+    schema_: RelativePath = Field(alias="schema", description="JSON Schema file of the tool's arguments, relative.")
+
+
 class Contracts(_Model):
     """Great Expectations suites for the agent's requests and responses."""
 
@@ -181,6 +202,8 @@ class Manifest(_Model):
     models: list[ModelSpec] = Field(default_factory=list)
     connectors: list[Connector] = Field(default_factory=list)
     datasets: list[Dataset] = Field(default_factory=list)
+    prompts: list[Prompt] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
     contracts: Contracts = Field(default_factory=Contracts)
     success_criteria: SuccessCriteria = Field(default_factory=SuccessCriteria)
     resources: Resources = Field(default_factory=Resources)
@@ -198,6 +221,18 @@ class Manifest(_Model):
     def _unique_datasets(cls, datasets: list[Dataset]) -> list[Dataset]:
         _unique(datasets, "dataset path", "path", lambda d: PurePosixPath(d.path.replace("\\", "/")).as_posix())
         return datasets
+
+    @field_validator("prompts")
+    @classmethod
+    def _unique_prompts(cls, prompts: list[Prompt]) -> list[Prompt]:
+        _unique(prompts, "prompt name", "name", lambda p: p.name)
+        return prompts
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, tools: list[Tool]) -> list[Tool]:
+        _unique(tools, "tool", "action", lambda t: f"{t.connector}.{t.action}")
+        return tools
 
     @field_validator("requirements")
     @classmethod
@@ -308,10 +343,37 @@ def load_manifest(path: Path) -> Manifest:
         if re.match(ENTRYPOINT_PATTERN, entrypoint) and not (path.parent / file).is_file():
             line = _line(root, ("entrypoint",), missing=False)
             problems.append(ManifestProblem(path, line, "entrypoint", f"{file} does not exist in {path.parent}"))
+    problems.extend(_missing_files(path, root, data, problems))
     if problems:
         raise ManifestError(sorted(problems, key=lambda p: p.line))
     assert manifest is not None
     return manifest
+
+
+def _missing_files(path: Path, root: yaml.Node, data: dict[str, Any], found: list[ManifestProblem]) -> Iterable[ManifestProblem]:
+    """Prompt and tool-schema files that do not exist, and tools of undeclared connectors."""
+    connectors = {c.get("name") for c in data.get("connectors") or () if isinstance(c, dict)}
+    flagged = {p.field for p in found}
+    for key, file_key in (("prompts", "path"), ("tools", "schema")):
+        items = data.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, dict):
+                continue
+            field = f"{key}[{index}].{file_key}"
+            file = item.get(file_key)
+            if isinstance(file, str) and field not in flagged and file.strip():
+                target = path.parent / file
+                if not target.is_file():
+                    yield ManifestProblem(path, _line(root, (key, index, file_key), missing=False), field, f"{file} does not exist in {path.parent}")
+                elif key == "tools":
+                    try:
+                        json.loads(target.read_text(encoding="utf-8"))
+                    except (ValueError, UnicodeDecodeError) as exc:
+                        yield ManifestProblem(path, _line(root, (key, index, file_key), missing=False), field, f"{file} is not JSON: {exc}")
+            connector = item.get("connector")
+            if key == "tools" and isinstance(connector, str) and connector not in connectors:
+                line = _line(root, (key, index, "connector"), missing=False)
+                yield ManifestProblem(path, line, f"tools[{index}].connector", f"no connector named {connector!r} in connectors")
 
 
 def _problem(path: Path, root: yaml.Node, error: Any) -> ManifestProblem:
@@ -389,7 +451,7 @@ def _keys_at(loc: Sequence[Any]) -> list[str]:
             return []
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from agentgov.core.config import Config
 from agentgov.core.types import AgentRef, Event, EventKind, Stage
-from agentgov.registry import lineage, packaging
+from agentgov.registry import bom, lineage, packaging
 from agentgov.registry.backend import connect, experiment_id, quiet
 from agentgov.registry.errors import RegistrationFailed
 from agentgov.registry.model import READY, TAG_AGENT, TAG_MANIFEST, TAG_STAGE, TAG_STATUS, AgentVersion
@@ -46,6 +46,7 @@ def register(
     tags = {**lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor), **data_tags}
     validation = _validate_datasets(agent_dir, manifest, config)
     requirements = _requirements(manifest.requirements)
+    bill = bom.build(agent_dir, manifest_path, manifest, requirements)
 
     client = connect(config)
     experiment = experiment_id(client, config)
@@ -77,6 +78,7 @@ def register(
             manifest_tag = {TAG_MANIFEST: json.dumps(manifest.model_dump(mode="json"), sort_keys=True)}
             for key, value in {**tags, **manifest_tag, **version_tags}.items():
                 client.set_model_version_tag(manifest.name, str(version), key, value)
+            bom.record(client, manifest.name, version, bill, run.info.run_id)
             client.set_model_version_tag(manifest.name, str(version), TAG_STAGE, Stage.CANDIDATE.value)
             client.set_model_version_tag(manifest.name, str(version), TAG_STATUS, READY)
         publish(

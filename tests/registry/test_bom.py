@@ -1,0 +1,192 @@
+"""Bills of materials: recorded at registration, read back, compared; on both backends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentgov.core.config import Config
+from agentgov.core.home import Home
+from agentgov.core.plugins import PluginManager
+from agentgov.core.types import AgentRef
+from agentgov.registry import bom
+from agentgov.registry.manifest import ManifestError, load_manifest
+from agentgov.registry.register import register
+from agentgov.registry.store import get
+
+DVC = str(Path(sys.executable).parent / "dvc")
+SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}}, "required": ["subject"]}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _dvc_add(folder: Path, path: str) -> str:
+    subprocess.run([DVC, "add", "-q", path], cwd=folder, check=True, capture_output=True)
+    return yaml.safe_load((folder / f"{path}.dvc").read_text())["outs"][0]["md5"]
+
+
+@pytest.fixture
+def bom_agent(agent_dir: Path) -> Path:
+    """The example agent with a prompt, a tool schema and a DVC-tracked dataset."""
+    (agent_dir / "prompts").mkdir()
+    (agent_dir / "prompts" / "system.txt").write_text("You route support tickets.\n")
+    (agent_dir / "tools").mkdir()
+    (agent_dir / "tools" / "create_ticket.json").write_text(json.dumps(SCHEMA))
+    (agent_dir / "data").mkdir()
+    (agent_dir / "data" / "eval.csv").write_text("subject,body,label\nInvoice,where is it,billing\n")
+    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=agent_dir, check=True)
+    _dvc_add(agent_dir, "data/eval.csv")
+    manifest = agent_dir / "agent.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "prompts:\n  - name: system\n    path: prompts/system.txt\n    registry: prompts:/support-system/1\n"
+        + "tools:\n  - connector: helpdesk\n    action: create_ticket\n    schema: tools/create_ticket.json\n"
+        + "datasets:\n  - path: data/eval.csv\n    role: eval\n"
+    )
+    return agent_dir
+
+
+def _register(config: Config, home: Home, plugins: PluginManager, folder: Path):
+    return register(folder, config=config, audit=home.audit_log, plugins=plugins, actor="alice")
+
+
+def test_registration_records_the_bill_of_materials_on_the_version(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, bom_agent: Path, mlflow_client
+) -> None:
+    version = _register(registry_config, agentgov_home, agentgov_plugins, bom_agent)
+    assert bom.TAG_BOM in version.tags  # small enough for a tag
+    bill = bom.read(mlflow_client, version)
+    items = {(i.section, i.name): i.value for i in bill.items()}
+    assert items[("code", "router.py")] == _sha(bom_agent / "router.py")
+    assert items[("manifest", "agent.yaml")] == _sha(bom_agent / "agent.yaml") == version.lineage["manifest_sha256"]
+    assert items[("prompt", "system")] == _sha(bom_agent / "prompts" / "system.txt")
+    assert items[("prompt-registry", "system")] == "prompts:/support-system/1"
+    assert items[("tool", "helpdesk.create_ticket")] == _sha(bom_agent / "tools" / "create_ticket.json")
+    md5 = yaml.safe_load((bom_agent / "data" / "eval.csv.dvc").read_text())["outs"][0]["md5"]
+    assert items[("dataset", "data/eval.csv")] == md5
+    assert items[("requirement", "mlflow")].startswith("mlflow==")
+    assert items[("bento", "tag")] is None
+    assert {("version", "agentgov"), ("version", "mlflow")} <= items.keys()
+    files = "".join(f"{p}\0{_sha(bom_agent / p)}\n" for p in ("router.py",))
+    assert items[("code", "(all files)")] == hashlib.sha256(files.encode()).hexdigest()
+
+
+def test_diff_shows_a_changed_prompt_dataset_and_manifest_fields(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, bom_agent: Path, mlflow_client
+) -> None:
+    first = _register(registry_config, agentgov_home, agentgov_plugins, bom_agent)
+    (bom_agent / "prompts" / "system.txt").write_text("You route support tickets. Be brief.\n")
+    (bom_agent / "data" / "eval.csv").write_text("subject,body,label\nInvoice,where is it,billing\nCrash,app dies,technical\n")
+    new_md5 = _dvc_add(bom_agent, "data/eval.csv")
+    manifest = bom_agent / "agent.yaml"
+    manifest.write_text(manifest.read_text().replace("task_success_min: 0.85", "task_success_min: 0.9").replace('"tickets:write"]', '"tickets:write", "users:read"]'))
+    second = _register(registry_config, agentgov_home, agentgov_plugins, bom_agent)
+
+    changes = bom.diff(bom.read(mlflow_client, first), bom.read(mlflow_client, second), first.manifest, second.manifest)
+    by_item = {(c.section, c.name): c for c in changes}
+    prompt = by_item[("prompt", "system")]
+    assert (prompt.change, prompt.old, prompt.new) == ("changed", _sha_text("You route support tickets.\n"), _sha(bom_agent / "prompts" / "system.txt"))
+    assert (by_item[("dataset", "data/eval.csv")].change, by_item[("dataset", "data/eval.csv")].new) == ("changed", new_md5)
+    assert by_item[("manifest", "agent.yaml")].change == "changed"
+    criteria = by_item[("manifest-field", "success_criteria.task_success_min")]
+    assert (criteria.old, criteria.new) == ("0.85", "0.9")
+    scopes = by_item[("manifest-field", "connectors[helpdesk].scopes")]
+    assert json.loads(scopes.new) == ["tickets:read", "tickets:write", "users:read"]
+    assert ("code", "router.py") not in by_item and ("tool", "helpdesk.create_ticket") not in by_item
+    assert bom.diff(bom.read(mlflow_client, first), bom.read(mlflow_client, first)) == []
+
+
+def _sha_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_mlflow_keeps_a_version_tag_up_to_the_limit_the_bom_relies_on(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, agent_dir: Path, agent_name: str, mlflow_client
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    _register(registry_config, agentgov_home, agentgov_plugins, agent_dir)
+    mlflow_client.set_model_version_tag(agent_name, "1", "probe", "x" * bom.TAG_LIMIT)
+    assert len(mlflow_client.get_model_version(agent_name, "1").tags["probe"]) == bom.TAG_LIMIT
+    with pytest.raises(MlflowException):
+        mlflow_client.set_model_version_tag(agent_name, "1", "probe", "x" * (bom.TAG_LIMIT + 1))
+
+
+def test_a_bill_too_large_for_a_tag_is_an_artifact_checked_by_its_hash(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, agent_dir: Path, agent_name: str, mlflow_client, clone_version
+) -> None:
+    first = _register(registry_config, agentgov_home, agentgov_plugins, agent_dir)
+    bill = bom.read(mlflow_client, first)
+    number = clone_version(agent_name, 1)
+    mlflow_client.delete_model_version_tag(agent_name, str(number), bom.TAG_BOM)
+    with pytest.raises(bom.BomUnavailable, match="has no bill of materials"):
+        bom.read(mlflow_client, get(mlflow_client, AgentRef(agent_name, version=number)))
+
+    run_id = mlflow_client.get_model_version(agent_name, str(number)).run_id
+    assert bom.record(mlflow_client, agent_name, number, bill, run_id, limit=100) == "artifact"
+    clone = get(mlflow_client, AgentRef(agent_name, version=number))
+    assert bom.TAG_BOM not in clone.tags
+    assert bom.read(mlflow_client, clone) == bill
+    mlflow_client.set_model_version_tag(agent_name, str(number), bom.TAG_BOM_SHA256, "0" * 64)
+    with pytest.raises(bom.BomUnavailable, match="does not match its recorded SHA-256"):
+        bom.read(mlflow_client, get(mlflow_client, AgentRef(agent_name, version=number)))
+
+
+MANIFEST = """\
+name: router
+description: Routes tickets.
+owners: [a]
+risk_tier: low
+entrypoint: router.py:Router
+example_request: {subject: hi}
+connectors:
+  - {name: helpdesk, kind: zendesk, scopes: ["tickets:read"]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "line", "words"),
+    [
+        ("prompts:\n  - {name: system, path: prompts/missing.txt}\n", "prompts[0].path", 10, "prompts/missing.txt does not exist"),
+        ("tools:\n  - {connector: helpdesk, action: create, schema: tools/bad.json}\n", "tools[0].schema", 10, "tools/bad.json is not JSON"),
+        ("tools:\n  - {connector: crm, action: create, schema: tools/ok.json}\n", "tools[0].connector", 10, "no connector named 'crm'"),
+        ("prompts:\n  - {name: a, path: p.txt}\n  - {name: a, path: p.txt}\n", "prompts[1].name", 11, "duplicate prompt name 'a'"),
+        ("prompts:\n  - {name: a, path: p.txt, registry: 'models:/x/1'}\n", "prompts[0].registry", 10, "expected an MLflow prompt registry reference"),
+    ],
+)
+def test_prompt_and_tool_files_are_checked_like_the_entrypoint(tmp_path: Path, extra: str, field: str, line: int, words: str) -> None:
+    (tmp_path / "router.py").write_text("class Router: ...\n")
+    (tmp_path / "p.txt").write_text("hi")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "bad.json").write_text("{not json")
+    (tmp_path / "tools" / "ok.json").write_text("{}")
+    (tmp_path / "agent.yaml").write_text(MANIFEST + extra)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(tmp_path)
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.line) == (field, line)
+    assert words in problem.message
+
+
+def test_manifest_fields_are_flattened_with_list_items_keyed_by_name() -> None:
+    flat = bom.flatten({
+        "connectors": [{"name": "helpdesk", "kind": "zendesk", "scopes": ["tickets:read"]}],
+        "tools": [{"connector": "helpdesk", "action": "create", "schema": "t.json"}],
+        "success_criteria": {"task_success_min": 0.85},
+        "owners": ["a", "b"],
+    })
+    assert flat == {
+        "connectors[helpdesk].kind": '"zendesk"',
+        "connectors[helpdesk].scopes": '["tickets:read"]',
+        "tools[helpdesk.create].schema": '"t.json"',
+        "success_criteria.task_success_min": "0.85",
+        "owners": '["a", "b"]',
+    }
