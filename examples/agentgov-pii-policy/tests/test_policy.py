@@ -73,6 +73,7 @@ def test_allowed_kinds_do_not_fail(in_tmp: Path) -> None:
     ("params", "manifest", "reason"),
     [
         ({"requests": "missing.jsonl"}, None, "requests file missing.jsonl not found"),
+        ({"requests": ["a.jsonl"]}, None, "requests must be the path of a JSON Lines file"),
         ({"allow": "email"}, None, "allow must be a list"),
         ({"allow": ["postcode"]}, None, "allow must be a list"),
         ({}, {"example_request": None}, "no evidence: no requests"),

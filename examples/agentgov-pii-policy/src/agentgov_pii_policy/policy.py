@@ -51,6 +51,7 @@ class NoPiiInOutputs:
             )
         return context.passed(f"no personal data in the responses to {checked}", requests=len(requests), findings=0)
 
+
 def _requests(context: PolicyContext) -> list[tuple[str, dict[str, Any]]] | PolicyResult:
     """(where, request) pairs: ``requests.jsonl line 3`` or ``example_request``."""
     name = context.param("requests")
@@ -59,6 +60,8 @@ def _requests(context: PolicyContext) -> list[tuple[str, dict[str, Any]]] | Poli
         if not isinstance(example, dict):
             return context.no_evidence("no requests to run the agent on", "set requests = 'path.jsonl' or add example_request to agent.yaml")
         return [("example_request", example)]
+    if not isinstance(name, str):
+        return context.result("error", f"requests must be the path of a JSON Lines file, got {name!r}")
     path = Path(name)
     if not path.is_file():
         return context.result("error", f"requests file {name} not found (relative to {Path.cwd()})")
