@@ -56,7 +56,8 @@ def validate_data(agent: str = ".", datasets: list[str] | None = None) -> Valida
     from agentgov.data.validation import ValidationReport, selected, write_report
 
     manifest = load_agent_manifest(agent)
-    results = tuple(validate_dataset(agent, path, suite) for path, suite in selected(manifest, datasets or ()))
+    chosen = selected(manifest, datasets or ())
+    results = tuple(validate_dataset(agent, path, suite) for path, suite in chosen)
     report = write_report(
         ValidationReport(manifest.name, results, utcnow().isoformat()), Home(load_config().home).reports / "validation" / manifest.name
     )
@@ -67,12 +68,12 @@ def validate_data(agent: str = ".", datasets: list[str] | None = None) -> Valida
         [
             (
                 r.dataset,
-                r.suite,
+                suite,
                 "passed" if r.passed else (f"error: {r.error}" if r.error else "failed"),
                 r.rows,
                 "; ".join(f"{f.column or 'table'}: {f.expectation}" for f in r.failed) or "-",
             )
-            for r in results
+            for r, (_, suite) in zip(results, chosen, strict=True)
         ],
         description=f"report: {report.html_path}",
     )
