@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,11 +23,12 @@ def _when(ms: int) -> str:
 @click.pass_obj
 def register(state: State, path: Path, allow_dirty: bool, as_json: bool) -> None:
     """Register the agent in PATH (its folder or agent.yaml) as a new candidate version."""
-    from agentgov.registry.register import register as register_agent
+    from agentgov.pipelines.register_agent import register_agent
+    from agentgov.pipelines.runtime import run_flow
 
     with status(f"Registering {path}", quiet=as_json):
-        version = register_agent(
-            path, config=state.config, audit=state.home.audit_log, plugins=state.plugins, actor=state.config.user, allow_dirty=allow_dirty
+        version = run_flow(
+            register_agent, str(path), allow_dirty=allow_dirty, actor=state.config.user, config=state.config, console=state.debug
         )
     if as_json:
         print_json(version.to_dict())
@@ -202,31 +204,38 @@ def promote(
     parsed = _overrides(overrides)
     ref = AgentRef(name, version=version)
     with status(f"{'Evaluating' if dry_run else 'Promoting'} {ref} to {stage.value}", quiet=as_json):
-        plan, decision, blocked = _run_promotion(state, ref, stage, dry_run=dry_run, accept=accept, overrides=parsed)
+        plan, decision = _run_promotion(state, ref, stage, dry_run=dry_run, accept=accept, overrides=parsed)
     if as_json:
-        print_json({"plan": plan.to_dict() if plan else None, "decision": decision.to_dict(), "dry_run": dry_run})
+        print_json({"plan": plan, "decision": decision.to_dict(), "dry_run": dry_run})
     else:
         print_decision(decision, dry_run=dry_run)
-        if plan is not None and not dry_run:
-            say(f"{ref}: {plan.source.value if plan.source else '?'} -> {plan.target.value} (decision {decision.id})")
-    if blocked or not decision.allowed:
-        if blocked is not None and not as_json:
+        if plan is not None:
+            say(f"{ref}: {plan['from'] or '?'} -> {plan['to']} (decision {decision.id})")
+    if not decision.allowed:
+        if not as_json and not dry_run:
             click.echo(f"agentgov: {PromotionBlocked(decision)}", err=True)
         raise SystemExit(1)
 
 
-def _run_promotion(state: State, ref, stage, *, dry_run: bool, accept, overrides):
-    """(plan, decision, blocked-error): the promotion, as a Prefect flow when the pipelines are available."""
-    from agentgov.registry.promotion import PromotionBlocked, finish, prepare
+def _run_promotion(state: State, ref: Any, stage: Any, *, dry_run: bool, accept: tuple[str, ...], overrides: dict[str, str]) -> tuple[Any, Any]:
+    """(plan or None, decision): the promotion as a ``promote-agent`` Prefect flow run."""
+    from agentgov.core.types import Decision
+    from agentgov.pipelines.promote import promote_agent
+    from agentgov.pipelines.runtime import run_flow
 
-    kwargs = dict(actor=state.config.user, audit=state.home.audit_log, plugins=state.plugins, accept_inconclusive=accept, overrides=overrides)
-    prepared = prepare(state.config, ref, stage, dry_run=dry_run, **kwargs)
-    if dry_run:
-        return None, prepared.decision, None
-    try:
-        return finish(prepared, audit=state.home.audit_log, plugins=state.plugins), prepared.decision, None
-    except PromotionBlocked as exc:
-        return None, prepared.decision, exc
+    outcome = run_flow(
+        promote_agent,
+        config=state.config,
+        console=state.debug,
+        name=ref.name,
+        version=ref.version,
+        target=stage.value,
+        actor=state.config.user,
+        dry_run=dry_run,
+        accept_inconclusive=list(accept),
+        overrides=overrides,
+    )
+    return outcome["plan"], Decision.from_dict(outcome["decision"])
 
 
 def _overrides(values: tuple[str, ...]) -> dict[str, str]:

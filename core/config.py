@@ -65,8 +65,20 @@ safe_fields = []
 # Extra patterns, name = "regex"; a built-in's name replaces it, "" turns it off:
 # patterns = { employee-id = "EMP-[0-9]{6}" }
 
-# Policies guarding each stage are configured per stage, for example:
+# Policies guarding each stage (`agentgov policies list` shows them all).
+# mode: enforce (default) | warn | dry-run | off; other keys are parameters.
 # [stages.production]
+# timeout_s = 30
+#
+# [stages.production.policies.human-approval]
+# approvals_by_tier = { low = 1, medium = 1, high = 2 }
+#
+# [stages.production.policies.connector-least-privilege]
+# allowed_scopes = ["tickets:read", "tickets:write"]
+#
+# [stages.production.policies.eval-thresholds]
+# mode = "dry-run"
+# min_samples = 200
 """
 
 # (section, key) -> (attribute, expected type)

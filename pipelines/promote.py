@@ -1,0 +1,90 @@
+"""The ``promote-agent`` flow: evaluate the gate, record the decision, move the stage.
+
+The flow adds orchestration to :mod:`agentgov.registry.promotion`: a task run
+for the gate and one for the stage change in the Prefect UI, and a summary
+artifact (each policy's verdict and why). A blocked or waiting promotion is a
+completed flow run whose result says so; the command line turns it into exit
+status 1. Parameters are plain JSON values, so it also runs as a deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from agentgov.pipelines.runtime import publish_table
+
+
+@task(name="evaluate-gate", cache_policy=NO_CACHE)
+def evaluate_gate(name: str, version: int, target: str, actor: str, dry_run: bool, accept: list[str], overrides: dict[str, str]) -> Any:
+    """Run every policy guarding ``target``; unless a dry run, record the decision (audit log, then MLflow)."""
+    from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import load_plugins
+    from agentgov.core.types import AgentRef, Stage
+    from agentgov.registry.promotion import prepare
+
+    config = load_config()
+    return prepare(
+        config,
+        AgentRef(name, version=version),
+        Stage.parse(target),
+        actor=actor,
+        audit=Home(config.home).audit_log,
+        plugins=load_plugins(config),
+        accept_inconclusive=accept,
+        overrides=overrides,
+        dry_run=dry_run,
+    )
+
+
+@task(name="move-stage", cache_policy=NO_CACHE)
+def move_stage(prepared: Any) -> dict[str, Any] | None:
+    """Apply an allowed decision under the promotion lock; announce a blocked one. The plan, or ``None``."""
+    from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import load_plugins
+    from agentgov.registry.promotion import PromotionBlocked, finish
+
+    config = load_config()
+    try:
+        return finish(prepared, audit=Home(config.home).audit_log, plugins=load_plugins(config)).to_dict()
+    except PromotionBlocked:
+        return None
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    p = flow_run.parameters
+    return f"{'explain' if p.get('dry_run') else 'promote'} {p.get('name')}/{p.get('version')} to {p.get('target')}"
+
+
+@flow(name="promote-agent", flow_run_name=_run_name, log_prints=False)
+def promote_agent(
+    name: str,
+    version: int,
+    target: str,
+    actor: str | None = None,
+    dry_run: bool = False,
+    accept_inconclusive: list[str] | None = None,
+    overrides: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Promote ``name``/``version`` to ``target`` through the gate. Returns ``{"decision", "plan", "dry_run"}``."""
+    from agentgov.core.config import load_config
+
+    actor = actor or load_config().user
+    prepared = evaluate_gate(name, version, target, actor, dry_run, list(accept_inconclusive or []), dict(overrides or {}))
+    plan = None if dry_run else move_stage(prepared)
+    decision = prepared.decision
+    publish_table(
+        f"gate-{name}-{version}-{target}",
+        f"{decision.agent} -> {target}: {'would be ' if dry_run else ''}{decision.outcome.value}",
+        ("Policy", "Mode", "Verdict", "Why", "Evidence"),
+        [(r.policy, r.mode.value, r.status.value, r.reason, ", ".join(r.evidence) or "-") for r in decision.results]
+        or [("-", "-", "-", decision.summary, "-")],
+        description=decision.summary,
+    )
+    return {"decision": decision.to_dict(), "plan": plan, "dry_run": dry_run}
