@@ -5,6 +5,7 @@ fails closed when an operator blocks it (sqlite backend)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -83,3 +84,25 @@ def test_blocks_a_leaking_agent_passes_a_clean_one_and_fails_closed_when_blocked
     assert (result["policy"], result["status"]) == (POLICY, "error")
     assert result["reason"].startswith(f"no loaded plugin provides policy '{POLICY}'")
     assert _versions(run_cli, agent_name) == {1: ("candidate", []), 2: ("shadow", ["shadow"])}
+
+
+def _doc_blocks() -> list[tuple[str, str, str]]:
+    text = (REPO / "docs" / "writing-plugins.md").read_text()
+    return [(m.group(1), *m.group(2).split("\n", 1)) for m in re.finditer(r"```(python|toml)\n(.*?)```", text, re.S)]
+
+
+def test_every_code_block_of_the_guide_is_in_the_example_package() -> None:
+    blocks = _doc_blocks()
+    assert len(blocks) >= 10
+    for language, first, body in blocks:
+        assert first.startswith("# "), f"a {language} block in docs/writing-plugins.md does not name its file: {first!r}"
+        source = first[2:]
+        if source == "agentgov.toml":
+            import tomllib
+
+            from agentgov_pii_policy import NoPiiInOutputs
+
+            configured = tomllib.loads(body)["stages"]["production"]["policies"]["no-pii-in-outputs"]
+            assert set(configured) - {"mode", "required", "timeout_s"} <= set(NoPiiInOutputs.parameters)
+            continue
+        assert body in (EXAMPLE / source).read_text(), f"docs/writing-plugins.md's block from {source} no longer matches the file"
