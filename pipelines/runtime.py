@@ -113,6 +113,22 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def check_reachable(api_url: str) -> None:
+    """Fail in one line, before any flow starts, when nothing answers at ``api_url``."""
+    from agentgov.core.config import mask_uri
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=5):
+            return
+    except urllib.error.HTTPError:
+        return  # something answers (a proxy or Prefect Cloud may not serve /health): let Prefect talk to it
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise PipelineError(
+            f"the Prefect API at {mask_uri(api_url)} is not reachable ({getattr(exc, 'reason', exc)})",
+            hint="start it (`agentgov server start`), or unset PREFECT_API_URL / [prefect] api_url to run flows embedded",
+        ) from None
+
+
 def server_env(config: Config, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a Prefect server process that keeps its state in the home."""
     home = prefect_home(config)
@@ -187,6 +203,7 @@ def local_server_url(config: Config) -> str | None:
 def prefect_api(config: Config) -> Iterator[PrefectApi]:
     """The Prefect API flows should use: configured, the running local server, else embedded for the block."""
     if config.prefect_api_url:
+        check_reachable(config.prefect_api_url)
         yield PrefectApi(config.prefect_api_url, "configured")
         return
     url = local_server_url(config)

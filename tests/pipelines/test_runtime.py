@@ -16,8 +16,10 @@ from agentgov.core.config import Config, load_config
 from agentgov.core.errors import AgentgovError
 from agentgov.pipelines.runtime import (
     TRANSIENT,
+    PipelineError,
     artifact_key,
     embedded_server,
+    free_port,
     markdown_table,
     publish_table,
     retry_on,
@@ -111,6 +113,16 @@ def test_a_configured_api_is_used_and_no_embedded_server_is_started(
         run = one_run(config, name)
         assert run.state == "COMPLETED" and len(run.task_runs) == 3
     assert not (agentgov_config.home / "prefect" / "server.log").exists()
+
+
+def test_an_unreachable_configured_api_is_one_error_before_the_flow_starts(
+    agentgov_home: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ATTEMPTS.clear()
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
+    with pytest.raises(PipelineError, match="is not reachable") as raised:
+        run_flow(fails, "user", config=load_config())
+    assert "agentgov server start" in str(raised.value) and ATTEMPTS == []
 
 
 def test_markdown_table_escapes_cells_and_artifact_keys_are_what_prefect_accepts() -> None:
