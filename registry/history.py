@@ -165,8 +165,16 @@ def load(audit: AuditLog, agent: str) -> History:
 
 
 def _reason(decision: Mapping[str, Any]) -> str:
+    """The decision's own summary (or its verdicts), and who accepted or overrode what."""
     results = "; ".join(f"{r.get('policy')}: {r.get('reason')}" for r in decision.get("results") or () if isinstance(r, Mapping))
-    return f"{decision.get('outcome', '?')}: {results}" if results else str(decision.get("outcome", ""))
+    parts = [str(decision.get("summary") or (f"{decision.get('outcome', '?')}: {results}" if results else decision.get("outcome", "")))]
+    accepted = decision.get("accepted") or {}
+    if accepted:
+        parts.append("inconclusive accepted: " + ", ".join(f"{policy} by {who}" for policy, who in accepted.items()))
+    overrides = decision.get("overrides") or {}
+    if overrides:
+        parts.append("overridden: " + ", ".join(f"{policy} ({why})" for policy, why in overrides.items()))
+    return "; ".join(parts)
 
 
 def _aliases(value: Any) -> dict[str, int]:
