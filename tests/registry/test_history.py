@@ -73,6 +73,21 @@ def test_an_agent_whose_name_extends_another_is_not_mixed_in(agentgov_home: Home
     assert [c.agent for c in history.load(audit, "router").changes] == ["router"]
 
 
+def test_the_reason_is_the_decisions_summary_with_acceptances_and_overrides(agentgov_home: Home) -> None:
+    audit = agentgov_home.audit_log
+    audit.append(actor="dana", action="decision", subject="router/2", payload={
+        "id": "d1", "outcome": "allowed", "results": [{"policy": "eval-thresholds", "status": "inconclusive", "reason": "40 < 200 samples"}],
+        "summary": "allowed after review", "accepted": {"eval-thresholds": "dana"}, "overrides": {"change-freeze": "sev1 INC-7"},
+    })
+    audit.append(actor="dana", action="stage.change", subject="router/2", payload={
+        "agent": "router", "version": 2, "from": "canary", "to": "production", "rollback": False,
+        "aliases_before": {"canary": 2}, "aliases_after": {"production": 2}, "stage_updates": {"2": "production"}, "decision_id": "d1",
+    })
+    (change,) = history.load(audit, "router").changes
+    assert change.reason == "allowed after review; inconclusive accepted: eval-thresholds by dana; overridden: change-freeze (sev1 INC-7)"
+    assert change.moved("production") and change.moved("canary") and not change.moved("shadow")
+
+
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
