@@ -110,9 +110,9 @@ class History:
         at = _aware(at)
         wanted = list(stages) if stages is not None else list(STAGE_ALIASES.values())
         holders: dict[str, Holder] = {s: Holder(s, None) for s in wanted}
-        for change in self.changes:
+        for change in self.changes:  # in audit order; each change carries the whole alias state after it
             if change.at > at:
-                break
+                continue  # not break: records from machines whose clocks disagree may be out of time order
             for alias in wanted:
                 version = change.aliases_after.get(alias)
                 if version != holders[alias].version:

@@ -140,6 +140,29 @@ def test_a_bill_too_large_for_a_tag_is_an_artifact_checked_by_its_hash(
         bom.read(mlflow_client, get(mlflow_client, AgentRef(agent_name, version=number)))
 
 
+def test_contract_suites_and_code_packages_are_in_the_bill(tmp_path: Path) -> None:
+    (tmp_path / "router.py").write_text("class Router: ...\n")
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "helpers" / "rules.py").write_text("RULES = []\n")
+    (tmp_path / "helpers" / "__pycache__").mkdir()
+    (tmp_path / "helpers" / "__pycache__" / "rules.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "notes.txt").write_text("not code")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "requests.json").write_text('{"name": "requests", "expectations": []}')
+    (tmp_path / "agent.yaml").write_text(MANIFEST + "contracts:\n  inputs: suites/requests.json\n  outputs: suites/responses.json\n")
+    (tmp_path / "suites" / "responses.json").write_text("{}")
+    manifest = load_manifest(tmp_path)
+    (tmp_path / "suites" / "responses.json").unlink()  # gone after validation: recorded as missing, not an error
+    bill = bom.build(tmp_path, tmp_path / "agent.yaml", manifest, ["requests==2.32.3", "Typing_Extensions==4.12.2"])
+    items = {(i.section, i.name): i.value for i in bill.items()}
+    assert items[("contract", "inputs")] == _sha(tmp_path / "suites" / "requests.json")
+    assert items[("contract", "outputs")] == bom.MISSING
+    assert sorted(bill.data["code"]["files"]) == ["helpers/__init__.py", "helpers/rules.py", "router.py"]
+    assert items[("requirement", "typing-extensions")] == "Typing_Extensions==4.12.2"
+    assert bom.build(tmp_path, tmp_path / "agent.yaml", manifest, ["requests==2.32.3", "Typing_Extensions==4.12.2"]) == bill  # stable
+
+
 MANIFEST = """\
 name: router
 description: Routes tickets.
