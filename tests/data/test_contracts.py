@@ -131,3 +131,21 @@ def test_profile_does_not_overwrite_a_reviewed_suite_unless_forced(suite_file: P
         write_suite(profile(reference, "tickets"), suite_file)
     write_suite(profile(reference, "other"), suite_file, force=True)
     assert json.loads(suite_file.read_text())["name"] == "other"
+
+
+def test_a_profiled_parquet_file_with_dates_booleans_and_categories_meets_its_own_suite(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2026-01-01", periods=50, freq="h"),
+            "flag": [True, False] * 25,
+            "channel": pd.Categorical(["chat", "email"] * 25),
+            "tokens": range(50),
+            "cost": [0.5] * 49 + [None],
+        }
+    )
+    frame.to_parquet(tmp_path / "d.parquet")
+    suite = write_suite(profile(tmp_path / "d.parquet", "d"), tmp_path / "d.json")
+    result = validate_file(tmp_path / "d.parquet", suite)
+    assert result.passed and result.evaluated == 14, result.failed
