@@ -63,6 +63,16 @@ def test_without_a_requests_file_it_runs_the_manifests_example_request() -> None
     assert result.evidence == ("example_request: phone number in $.reply (**********58)",)
 
 
+def test_evidence_is_capped_but_every_finding_is_counted(in_tmp: Path) -> None:
+    agent = ScriptedAgent({"a": {"reply": "call 030 1234567"}})
+    result = evaluate(agent, {"requests": write_requests(in_tmp / "r.jsonl", *["a"] * 30)})
+    assert result.metrics == {"requests": 30, "findings": 30}
+    assert result.reason.startswith("30 piece(s) of personal data (phone number)")
+    assert len(result.evidence) == 26
+    assert result.evidence[24] == "r.jsonl line 25: phone number in $.reply (********67)"
+    assert result.evidence[25] == "... and 5 more"
+
+
 def test_allowed_kinds_do_not_fail(in_tmp: Path) -> None:
     agent = ScriptedAgent({"a": {"reply": "write to help@example.com"}})
     result = evaluate(agent, {"requests": write_requests(in_tmp / "r.jsonl", "a"), "allow": ["email"]})

@@ -12,6 +12,9 @@ from agentgov.core.types import Stage
 from agentgov.policies.context import PolicyContext
 from agentgov_pii_policy.detect import KINDS, find_pii, strings
 
+# Evidence lines kept in the decision; the reason and the metrics count them all.
+MAX_EVIDENCE = 25
+
 
 class NoPiiInOutputs:
     name = "no-pii-in-outputs"
@@ -45,9 +48,12 @@ class NoPiiInOutputs:
                     evidence.append(f"{where}: {found.label} in {path} ({found.masked})")
         checked = f"{len(requests)} request(s)"
         if evidence:
+            shown = evidence[:MAX_EVIDENCE]
+            if len(evidence) > MAX_EVIDENCE:
+                shown.append(f"... and {len(evidence) - MAX_EVIDENCE} more")
             return context.failed(
                 f"{len(evidence)} piece(s) of personal data ({', '.join(sorted(kinds))}) in the responses to {checked}",
-                evidence=evidence, requests=len(requests), findings=len(evidence),
+                evidence=shown, requests=len(requests), findings=len(evidence),
             )
         return context.passed(f"no personal data in the responses to {checked}", requests=len(requests), findings=0)
 
