@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import uuid
 import warnings
@@ -84,6 +85,7 @@ def quiet_ge() -> Iterator[None]:
 
 
 _CONTEXT: list[Any] = []
+_LOCK = threading.Lock()  # one shared context; flows may validate from several task threads
 
 
 def _context() -> Any:
@@ -154,7 +156,7 @@ def validate_frame(frame: pd.DataFrame, suite: Any, *, source: str = "dataset") 
     missing = sorted(suite_columns(suite) - {str(c) for c in frame.columns})
     if missing:
         raise DatasetUnreadable(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that the suite '{suite.name}' expects")
-    with quiet_ge():
+    with _LOCK, quiet_ge():
         context = _context()
         source_name = f"agentgov-{uuid.uuid4().hex[:8]}"
         asset = context.data_sources.add_pandas(source_name).add_dataframe_asset("dataset")
