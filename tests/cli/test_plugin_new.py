@@ -1,12 +1,11 @@
-"""``agentgov plugin new``: the generated package tests green, and its entry point loads as a plugin."""
+"""``agentgov plugin new``: the generated package tests green, builds, and its entry point loads as a plugin."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,16 @@ from agentgov.core.errors import InvalidValue
 from agentgov.policies.scaffold import scaffold
 
 
-def _installed_looking(project: Path, site: Path) -> dict[str, str]:
-    """The environment of an install of ``project``: its dist-info, written from its own pyproject, and its src."""
-    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    info = site / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n")
-    points = "".join(f"{k} = {v}\n" for k, v in meta["entry-points"]["agentgov"].items())
-    (info / "entry_points.txt").write_text(f"[agentgov]\n{points}")
-    return {"PYTHONPATH": os.pathsep.join([str(site), str(project / "src")])}
+def _installed(project: Path, tmp_path: Path) -> dict[str, str]:
+    """Build ``project``'s wheel as a release would and unpack it into a folder of its own:
+    an install that the shared environment never sees."""
+    out = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(project)], check=True, capture_output=True, text=True)
+    [wheel] = out.glob("*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)  # a pure-Python wheel unpacked is an installed distribution
+    return {"PYTHONPATH": str(site)}
 
 
 def test_generates_a_plugin_whose_tests_pass_and_whose_entry_point_loads(agentgov_home, tmp_path: Path, run_cli) -> None:
@@ -38,7 +38,7 @@ def test_generates_a_plugin_whose_tests_pass_and_whose_entry_point_loads(agentgo
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "4 passed" in tests.stdout
 
-    env = _installed_looking(target, tmp_path / "site")
+    env = _installed(target, tmp_path)
     listed = {p["name"]: p for p in json.loads(run_cli("plugins", "list", "--json", env=env, check=True).stdout)}
     plugin = listed["acme-owners"]
     assert (plugin["status"], plugin["distribution"], plugin["provides"]) == ("loaded", "acme-owners", ["policy acme-owners"])
