@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,8 @@ def module_name(name: str) -> str:
             f"invalid plugin name {name!r}: use lowercase letters, digits and inner '-', starting with a letter, like acme-owners"
         )
     module = name.replace("-", "_")
-    if keyword.iskeyword(module) or module == "agentgov":
-        raise InvalidValue(f"invalid plugin name {name!r}: {module!r} cannot be a Python module name")
+    if keyword.iskeyword(module) or module == "agentgov" or module in sys.stdlib_module_names:
+        raise InvalidValue(f"invalid plugin name {name!r}: {module!r} is taken by Python or agentgov; choose a name of your own")
     return module
 
 

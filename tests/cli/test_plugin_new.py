@@ -69,7 +69,7 @@ def test_without_dir_it_creates_a_folder_named_after_the_plugin(agentgov_home, r
     assert 'acme-freeze = "acme_freeze"' in Path("acme-freeze/pyproject.toml").read_text()
 
 
-@pytest.mark.parametrize("name", ["Acme", "acme_owners", "1acme", "acme-", "-acme", "acme--owners", "acme owners", "import", "x" * 64])
+@pytest.mark.parametrize("name", ["Acme", "acme_owners", "1acme", "acme-", "-acme", "acme--owners", "acme owners", "import", "json", "agentgov", "x" * 64])
 def test_refuses_invalid_names(name: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="invalid plugin name"):
         scaffold(name, tmp_path / "out")
