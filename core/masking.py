@@ -76,6 +76,11 @@ def _card(match: re.Match[str]) -> str:
     return f"[card ****{digits[-4:]}]"
 
 
+def _phone(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return "[phone]" if 7 <= digits <= 15 else match.group(0)
+
+
 def _tag(name: str) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         if SECRET_GROUP in match.re.groupindex and match.group(SECRET_GROUP) is not None:
@@ -111,11 +116,11 @@ BUILTIN_PATTERNS: tuple[MaskPattern, ...] = (
     MaskPattern(
         "phone",
         re.compile(
-            r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?![\w])"
+            r"(?<![\w+])\+\d{1,3}[ -]?(?:\(\d{1,4}\)[ -]?)?\d{1,4}(?:[ -]?\d{2,4}){1,4}(?![\w.])"
             r"|(?<![\w(])\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}(?![\w])"
             r"|(?<![\w.-])\d{3}[.-]\d{3}[.-]\d{4}(?![\w.-])"
         ),
-        _tag("phone"),
+        _phone,
     ),
 )
 BUILTIN_NAMES = frozenset(p.name for p in BUILTIN_PATTERNS)

@@ -86,7 +86,7 @@ def test_diff_and_show_bom(agent: Path, run_cli: Run, agentgov_plugins: PluginMa
     config = load_config()
     register(agent, config=config, audit=Home(config.home).audit_log, plugins=agentgov_plugins, actor="alice")
     (agent / "router.py").write_text((agent / "router.py").read_text() + "\n# tuned\n")
-    run_cli("register", str(agent), check=True)
+    register(agent, config=config, audit=Home(config.home).audit_log, plugins=agentgov_plugins, actor="alice")
 
     shown = _json(run_cli, "show", NAME, "1", "--bom")
     assert shown["bom"]["code"]["files"].keys() == {"router.py"}

@@ -52,6 +52,8 @@ def test_only_the_matching_part_is_masked(text: str, masked: str) -> None:
         "192.168.100.1 port 5432",
         "the token budget is 4000",
         "task-abcdefghijklmnop",
+        "drift +0.012345 on column amount",  # a signed decimal, not a phone
+        "delta +12 3456",
     ],
 )
 def test_ordinary_values_are_left_alone(text: str) -> None:
