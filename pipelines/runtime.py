@@ -147,8 +147,11 @@ def server_env(config: Config, extra: Mapping[str, str] | None = None) -> dict[s
 
 
 @contextmanager
-def embedded_server(config: Config) -> Iterator[str]:
-    """An ephemeral Prefect API server for this home, stopped on exit; yields its API URL."""
+def embedded_server(config: Config, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
+    """An ephemeral Prefect API server for this home, stopped on exit; yields its API URL.
+
+    ``meanwhile`` is called while the server boots (importing the flow, for one).
+    """
     home = prefect_home(config)
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -164,6 +167,8 @@ def embedded_server(config: Config) -> Iterator[str]:
         )
     api_url = f"http://127.0.0.1:{port}/api"
     try:
+        if meanwhile is not None:
+            meanwhile()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not healthy(api_url, timeout=1):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -200,39 +205,59 @@ def local_server_url(config: Config) -> str | None:
 
 
 @contextmanager
-def prefect_api(config: Config) -> Iterator[PrefectApi]:
+def prefect_api(config: Config, meanwhile: Callable[[], object] | None = None) -> Iterator[PrefectApi]:
     """The Prefect API flows should use: configured, the running local server, else embedded for the block."""
     if config.prefect_api_url:
         check_reachable(config.prefect_api_url)
+        if meanwhile is not None:
+            meanwhile()
         yield PrefectApi(config.prefect_api_url, "configured")
         return
     url = local_server_url(config)
     if url:
+        if meanwhile is not None:
+            meanwhile()
         yield PrefectApi(url, "local server")
         return
-    with embedded_server(config) as url:
+    with embedded_server(config, meanwhile) as url:
         yield PrefectApi(url, "embedded")
 
 
 @contextmanager
-def using_api(config: Config, api_url: str) -> Iterator[None]:
-    """Point Prefect's settings at ``api_url`` and the home for the block (a settings context, not os.environ)."""
+def using_api(config: Config, api_url: str, *, heartbeats: bool = True) -> Iterator[None]:
+    """Point Prefect's settings at ``api_url`` and the home for the block (a settings context, not os.environ).
+
+    Flow-run heartbeats let a long-lived server's automations mark crashed runs;
+    an embedded server has none and lives only as long as the run, and stopping
+    the heartbeat thread costs each flow up to a second (it sleeps in 1 s steps).
+    """
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_HOME: str(prefect_home(config))}):
+    updates: dict[Any, Any] = {PREFECT_API_URL: api_url, PREFECT_HOME: str(prefect_home(config))}
+    if not heartbeats:
+        updates["flows.heartbeat_frequency"] = None
+    with temporary_settings(updates=updates):
         yield
 
 
-def run_flow(flow: Flow[..., R], *args: Any, config: Config, console: bool = False, **kwargs: Any) -> R:
+def run_flow(flow: Flow[..., R] | str, *args: Any, config: Config, console: bool = False, **kwargs: Any) -> R:
     """Run ``flow(*args, **kwargs)`` recorded in a Prefect API; return its value or raise its exception.
 
-    The exception is the flow's own (an :class:`AgentgovError` stays one), so the
-    command line prints it as usual. ``console=True`` lets Prefect's log lines
-    through to the terminal (``agentgov --debug``).
+    ``flow`` may be given as ``"module:attribute"``: it is then imported (with
+    Prefect) while an embedded server boots, which saves the command about a
+    second. The exception is the flow's own (an :class:`AgentgovError` stays
+    one), so the command line prints it as usual. ``console=True`` lets
+    Prefect's log lines through to the terminal (``agentgov --debug``).
     """
+    loaded: list[Flow[..., R]] = []
+
+    def load() -> None:
+        loaded.append(import_flow(flow) if isinstance(flow, str) else flow)
+
     with ExitStack() as stack:
-        api = stack.enter_context(prefect_api(config))
-        stack.enter_context(using_api(config, api.url))
+        api = stack.enter_context(prefect_api(config, meanwhile=load))
+        flow = loaded[0]
+        stack.enter_context(using_api(config, api.url, heartbeats=api.kind != "embedded"))
         if not console:
             stack.enter_context(prefect_output_to_file(config.home / "logs" / "prefect.log"))
         state = flow(*args, return_state=True, **kwargs)
@@ -240,6 +265,14 @@ def run_flow(flow: Flow[..., R], *args: Any, config: Config, console: bool = Fal
         if api.kind == "embedded":
             wait_for_task_runs(state.state_details.flow_run_id)
         return state.result()
+
+
+def import_flow(spec: str) -> Flow[..., Any]:
+    """The flow named ``"package.module:attribute"``."""
+    import importlib
+
+    module, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def flush_client(timeout: float = 10) -> None:
