@@ -23,12 +23,16 @@ def _when(ms: int) -> str:
 @click.pass_obj
 def register(state: State, path: Path, allow_dirty: bool, as_json: bool) -> None:
     """Register the agent in PATH (its folder or agent.yaml) as a new candidate version."""
-    from agentgov.pipelines.register_agent import register_agent
     from agentgov.pipelines.runtime import run_flow
 
     with status(f"Registering {path}", quiet=as_json):
         version = run_flow(
-            register_agent, str(path), allow_dirty=allow_dirty, actor=state.config.user, config=state.config, console=state.debug
+            "agentgov.pipelines.register_agent:register_agent",
+            str(path),
+            allow_dirty=allow_dirty,
+            actor=state.config.user,
+            config=state.config,
+            console=state.debug,
         )
     if as_json:
         print_json(version.to_dict())
