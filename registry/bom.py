@@ -89,7 +89,8 @@ class Bom:
         for name, prompt in sorted(d["prompts"].items()):
             found.append(Item("prompt", name, prompt["sha256"]))
             if prompt.get("registry"):
-                found.append(Item("prompt-registry", name, prompt["registry"]))
+                resolved = f" v{prompt['registry_version']} sha256:{prompt['registry_sha256']}" if prompt.get("registry_sha256") else ""
+                found.append(Item("prompt-registry", name, prompt["registry"] + resolved))
         found += [Item("tool", name, tool["sha256"]) for name, tool in sorted(d["tools"].items())]
         found += [Item("dataset", path, data["md5"]) for path, data in sorted(d["datasets"].items())]
         found += [Item("contract", name, suite["sha256"]) for name, suite in sorted(d["contracts"].items())]
@@ -153,6 +154,27 @@ def build(agent_dir: Path, manifest_path: Path, manifest: Manifest, requirements
         "versions": {k: v for k, v in lineage.library_versions(("agentgov", "mlflow")).items() if k != "python"},
     }
     return Bom(data)
+
+
+def resolve_prompts(client: MlflowClient, bom: Bom) -> Bom:
+    """Check every ``registry:`` prompt reference against MLflow's prompt registry and record its template's hash."""
+    from agentgov.registry.store import mlflow_errors
+
+    prompts = {}
+    for name, prompt in bom.data["prompts"].items():
+        uri = prompt.get("registry")
+        if uri:
+            with mlflow_errors(f"prompt {name} ({uri})"):
+                found = client.load_prompt(uri, allow_missing=True, cache_ttl_seconds=0)
+            if found is None:
+                raise BomUnavailable(
+                    f"prompt {name}: {uri} is not in the MLflow prompt registry",
+                    hint="register it (mlflow.genai.register_prompt) or remove `registry:` from the manifest",
+                )
+            template = found.template if isinstance(found.template, str) else json.dumps(found.template, sort_keys=True)
+            prompt = {**prompt, "registry_version": int(found.version), "registry_sha256": sha256_bytes(template.encode("utf-8"))}
+        prompts[name] = prompt
+    return Bom({**bom.data, "prompts": prompts})
 
 
 def record(client: MlflowClient, name: str, version: int, bom: Bom, run_id: str, *, limit: int = TAG_LIMIT) -> str:

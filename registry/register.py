@@ -49,6 +49,7 @@ def register(
     bill = bom.build(agent_dir, manifest_path, manifest, requirements)
 
     client = connect(config)
+    bill = bom.resolve_prompts(client, bill)  # before anything is created
     experiment = experiment_id(client, config)
     with mlflow_errors(f"registering {manifest.name}"):
         import mlflow

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,9 +35,20 @@ def _dvc_add(folder: Path, path: str) -> str:
     return yaml.safe_load((folder / f"{path}.dvc").read_text())["outs"][0]["md5"]
 
 
+PROMPT_TEMPLATE = "You route support tickets about {{ product }}."
+
+
 @pytest.fixture
-def bom_agent(agent_dir: Path) -> Path:
-    """The example agent with a prompt, a tool schema and a DVC-tracked dataset."""
+def registry_prompt(mlflow_client) -> str:
+    """A prompt in MLflow's prompt registry, named for this test: its prompts:/ URI."""
+    name = f"support-system-{uuid.uuid4().hex[:8]}"
+    mlflow_client.register_prompt(name, PROMPT_TEMPLATE)
+    return f"prompts:/{name}/1"
+
+
+@pytest.fixture
+def bom_agent(agent_dir: Path, registry_prompt: str) -> Path:
+    """The example agent with a prompt (also in MLflow's prompt registry), a tool schema and a DVC-tracked dataset."""
     (agent_dir / "prompts").mkdir()
     (agent_dir / "prompts" / "system.txt").write_text("You route support tickets.\n")
     (agent_dir / "tools").mkdir()
@@ -47,7 +60,7 @@ def bom_agent(agent_dir: Path) -> Path:
     manifest = agent_dir / "agent.yaml"
     manifest.write_text(
         manifest.read_text()
-        + "prompts:\n  - name: system\n    path: prompts/system.txt\n    registry: prompts:/support-system/1\n"
+        + f"prompts:\n  - name: system\n    path: prompts/system.txt\n    registry: {registry_prompt}\n"
         + "tools:\n  - connector: helpdesk\n    action: create_ticket\n    schema: tools/create_ticket.json\n"
         + "datasets:\n  - path: data/eval.csv\n    role: eval\n"
     )
@@ -59,7 +72,7 @@ def _register(config: Config, home: Home, plugins: PluginManager, folder: Path):
 
 
 def test_registration_records_the_bill_of_materials_on_the_version(
-    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, bom_agent: Path, mlflow_client
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, bom_agent: Path, mlflow_client, registry_prompt: str
 ) -> None:
     version = _register(registry_config, agentgov_home, agentgov_plugins, bom_agent)
     assert bom.TAG_BOM in version.tags  # small enough for a tag
@@ -68,7 +81,7 @@ def test_registration_records_the_bill_of_materials_on_the_version(
     assert items[("code", "router.py")] == _sha(bom_agent / "router.py")
     assert items[("manifest", "agent.yaml")] == _sha(bom_agent / "agent.yaml") == version.lineage["manifest_sha256"]
     assert items[("prompt", "system")] == _sha(bom_agent / "prompts" / "system.txt")
-    assert items[("prompt-registry", "system")] == "prompts:/support-system/1"
+    assert items[("prompt-registry", "system")] == f"{registry_prompt} v1 sha256:{_sha_text(PROMPT_TEMPLATE)}"
     assert items[("tool", "helpdesk.create_ticket")] == _sha(bom_agent / "tools" / "create_ticket.json")
     md5 = yaml.safe_load((bom_agent / "data" / "eval.csv.dvc").read_text())["outs"][0]["md5"]
     assert items[("dataset", "data/eval.csv")] == md5
@@ -106,6 +119,17 @@ def test_diff_shows_a_changed_prompt_dataset_and_manifest_fields(
 
 def _sha_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_prompt_missing_from_the_prompt_registry_refuses_registration(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, bom_agent: Path, agent_name: str, mlflow_client
+) -> None:
+    manifest = bom_agent / "agent.yaml"
+    missing = f"prompts:/nowhere-{uuid.uuid4().hex[:8]}/4"
+    manifest.write_text(re.sub(r"registry: prompts:/\S+", f"registry: {missing}", manifest.read_text()))
+    with pytest.raises(bom.BomUnavailable, match=f"prompt system: {missing} is not in the MLflow prompt registry"):
+        _register(registry_config, agentgov_home, agentgov_plugins, bom_agent)
+    assert mlflow_client.search_model_versions(f"name = '{agent_name}'") == []
 
 
 def test_mlflow_keeps_a_version_tag_up_to_the_limit_the_bom_relies_on(
