@@ -33,6 +33,8 @@ log queues are drained and we wait until the server has recorded every task
 run of the flow run in a final state before stopping it, so nothing is lost.
 Prefect's console output goes to ``<home>/logs/prefect.log`` for the duration
 of the call (it is still sent to the API, and shown with ``console=True``).
+Flow-run heartbeats are off on the embedded server (nothing there acts on a
+missed one, and stopping their thread cost every flow a second).
 Settings are changed through Prefect's settings context and the server's own
 environment, never in ``os.environ``, so nothing leaks beyond the call.
 
