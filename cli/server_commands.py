@@ -34,7 +34,11 @@ def start(state: State, port: int, host: str, as_json: bool) -> None:
         say(f"Already running (pid {started.pid}): {started.url}")
     else:
         say(f"Prefect server running (pid {started.pid}): UI at {started.url}")
-    say("agentgov's flows in this home use it while it runs. From other shells or machines, point them at it with")
+    if state.config.prefect_api_url and state.config.prefect_api_url.rstrip("/") != started.api_url:
+        say(f"Note: prefect.api_url is set ({state.config.sources['prefect_api_url']}); flows use that API, not this server.")
+    else:
+        say("agentgov's flows in this home use it while it runs.")
+    say("From other shells or machines, point them at it with")
     say(f"  export PREFECT_API_URL={started.api_url}   (or [prefect] api_url in agentgov.toml)")
     say(f"Log: {started.log}. Stop it with `agentgov server stop`.")
 
