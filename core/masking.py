@@ -59,6 +59,18 @@ def _email(match: re.Match[str]) -> str:
     return f"{match.group(1)}***@{match.group(2)}"
 
 
+def _basic(match: re.Match[str]) -> str:
+    """``Basic <base64 of user:password>``; English ("basic validation") does not decode to that."""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(match.group(2), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return f"{match.group(1)}***" if ":" in decoded and decoded.isprintable() else match.group(0)
+
+
 def luhn(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -96,7 +108,8 @@ def _tag(name: str) -> Callable[[re.Match[str]], str]:
 # Order matters: a password in a URI is masked before the e-mail pattern could see "user:pw@host".
 BUILTIN_PATTERNS: tuple[MaskPattern, ...] = (
     MaskPattern("uri-password", re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)"), _keep_prefix()),
-    MaskPattern("bearer", re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*"), _keep_prefix()),
+    MaskPattern("bearer", re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*"), _keep_prefix()),
+    MaskPattern("basic", re.compile(r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})(?![\w+/=])"), _basic),
     MaskPattern(
         "api-key",
         re.compile(
