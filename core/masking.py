@@ -114,7 +114,7 @@ BUILTIN_PATTERNS: tuple[MaskPattern, ...] = (
         "api-key",
         re.compile(
             r"\b(sk-(?:proj-|live-|test-|ant-)?|rk_live_|sk_live_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|xox[abprs]-|AIza)"
-            r"[A-Za-z0-9_\-]{10,}"
+            r"(?=[A-Za-z_\-]*\d)[A-Za-z0-9_\-]{16,}"  # keys carry digits; a name like sk-router-production does not
             r"|\b((?:AKIA|ASIA)[0-9A-Z]{16})\b"
         ),
         lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(2)[:4]}***",

@@ -55,6 +55,7 @@ def test_only_the_matching_part_is_masked(text: str, masked: str) -> None:
         "drift +0.012345 on column amount",  # a signed decimal, not a phone
         "delta +12 3456",
         "basic validation passed; Basic Understanding",
+        "agent sk-router-production-eu failed",
     ],
 )
 def test_ordinary_values_are_left_alone(text: str) -> None:
