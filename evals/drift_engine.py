@@ -108,6 +108,7 @@ def compute_drift(
         return DriftResult((), 0.0, False, status=DriftStatus.INSUFFICIENT_DATA, message=message, **base)
 
     # scipy warns on zero expected counts and the like; the scores are still Evidently's.
+    work = stats.Workspace()
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         results = tuple(
@@ -118,6 +119,7 @@ def compute_drift(
                 current[name],
                 _per_column(stattest, name),
                 _per_column(threshold, name),
+                work,
             )
             for name, column_type in names
         )
@@ -219,9 +221,10 @@ def _column_drift(
     current: pd.Series,
     stattest: str | None,
     threshold: float | None,
+    work: stats.Workspace,
 ) -> ColumnDrift:
     if column_type == "num":
-        method, score, test, limit = _numeric(name, reference, current, stattest, threshold)
+        method, score, test, limit = _numeric(name, reference, current, stattest, threshold, work)
     elif column_type == "cat":
         method, score, test, limit = _categorical(name, reference, current, stattest, threshold)
     else:
@@ -244,16 +247,20 @@ def _finite(series: pd.Series, name: str, side: str) -> np.ndarray:
 
 
 def _numeric(
-    name: str, reference: pd.Series, current: pd.Series, stattest: str | None, threshold: float | None
+    name: str,
+    reference: pd.Series,
+    current: pd.Series,
+    stattest: str | None,
+    threshold: float | None,
+    work: stats.Workspace,
 ) -> tuple[str, float, _Test, float]:
     ref_values = _finite(reference, name, "reference")
     cur_values = _finite(current, name, "current")
-    ref_sorted = np.sort(ref_values)
-    cur_sorted = np.sort(cur_values)
-    merged = stats.merge_sorted(ref_sorted, cur_sorted)
-    deltas = merged.deltas
+    ref_sorted = work.sorted_copy("ref_sorted", ref_values)
+    cur_sorted = work.sorted_copy("cur_sorted", cur_values)
+    merged = stats.merge_sorted(ref_sorted, cur_sorted, work)
     if stattest is None:
-        n_values = 1 + int(np.count_nonzero(deltas))
+        n_values = 1 + int(np.count_nonzero(merged.deltas))
         if ref_values.size <= SMALL_SAMPLE_ROWS:
             stattest = ("chisquare" if n_values > 2 else "z") if n_values <= FEW_VALUES else "ks"
         else:
@@ -264,18 +271,18 @@ def _numeric(
         method, test, limit = _choose(name, "num", stattest, threshold)
 
     if method == "wasserstein":
-        score = stats.wasserstein_norm(merged, deltas, stats.pandas_std(ref_values))
+        score = stats.wasserstein_norm(merged, stats.pandas_std(ref_values, work), work)
     elif method == "ks":
-        score = stats.ks_pvalue(merged, merged.run_ends(deltas), ref_sorted, cur_sorted)
+        score = stats.ks_pvalue(merged, merged.run_ends(), ref_sorted, cur_sorted)
     elif method in ("chisquare", "z"):
-        counts = stats.counts_from_merged(merged, merged.run_ends(deltas))
+        counts = stats.counts_from_merged(merged, merged.run_ends())
         score = stats.chisquare_pvalue(counts) if method == "chisquare" else stats.z_pvalue(counts)
     else:
         ref_unique = 1 + int(np.count_nonzero(np.diff(ref_sorted)))
         if ref_unique > BINNED_MIN_UNIQUE:
             ref_pct, cur_pct = stats.sturges_percents(merged, ref_sorted, cur_sorted)
         else:
-            ref_pct, cur_pct = stats.percents_from_counts(stats.counts_from_merged(merged, merged.run_ends(deltas)))
+            ref_pct, cur_pct = stats.percents_from_counts(stats.counts_from_merged(merged, merged.run_ends()))
         score = stats.jensenshannon(ref_pct, cur_pct) if method == "jensenshannon" else stats.psi(ref_pct, cur_pct)
     return method, score, test, limit
 

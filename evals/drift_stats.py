@@ -19,59 +19,99 @@ import numpy as np
 KS_EXACT_MAX_N = 10_000
 
 
+class Workspace:
+    """Scratch arrays reused from column to column.
+
+    Arrays freed and allocated again for every column cost more in page faults
+    than the arithmetic on them below a few MB; one workspace per evaluation
+    keeps them mapped.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+        self._ramp = np.empty(0)
+
+    def get(self, name: str, size: int, dtype: Any = np.float64) -> np.ndarray:
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != np.dtype(dtype):
+            buffer = self._buffers[name] = np.empty(size, dtype=dtype)
+        return buffer[:size]
+
+    def ramp(self, size: int) -> np.ndarray:
+        """1.0, 2.0, ... size."""
+        if self._ramp.size < size:
+            self._ramp = np.arange(1, size + 1, dtype=np.float64)
+        return self._ramp[:size]
+
+    def sorted_copy(self, name: str, values: np.ndarray) -> np.ndarray:
+        copy = self.get(name, values.size)
+        copy[...] = values
+        copy.sort()
+        return copy
+
+
 @dataclass(frozen=True)
 class Merged:
-    """Two sorted samples merged: ``values`` sorted, and for each position how many of
-    the current values lie at or before it (the rest up to that position are reference values)."""
+    """Two sorted samples merged: ``values`` sorted, ``deltas`` between neighbours, and
+    for each position how many of the current values lie at or before it (the rest up
+    to that position are reference values). Views into a :class:`Workspace`."""
 
     values: np.ndarray
+    deltas: np.ndarray
     cur_cum: np.ndarray
     n_ref: int
     n_cur: int
 
-    @property
-    def deltas(self) -> np.ndarray:
-        return np.diff(self.values)
-
-    def run_ends(self, deltas: np.ndarray) -> np.ndarray:
+    def run_ends(self) -> np.ndarray:
         """Index of the last element of each run of equal values."""
-        return np.append(np.flatnonzero(deltas), self.values.size - 1)
+        return np.append(np.flatnonzero(self.deltas), self.values.size - 1)
 
     def ref_cum_at(self, positions: np.ndarray) -> np.ndarray:
         return positions + 1 - self.cur_cum[positions]
 
 
-def merge_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> Merged:
+def merge_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, work: Workspace) -> Merged:
+    size = ref_sorted.size + cur_sorted.size
+    both = np.concatenate((ref_sorted, cur_sorted), out=work.get("both", size))
     # A stable argsort of two sorted runs is a linear merge (timsort), cheaper than
     # searching one array for the other's values.
-    both = np.concatenate((ref_sorted, cur_sorted))
     order = np.argsort(both, kind="stable")
-    values = both[order]
-    del both
-    cur_cum = np.cumsum(order >= ref_sorted.size, dtype=np.int64)
-    return Merged(values, cur_cum, ref_sorted.size, cur_sorted.size)
+    values = np.take(both, order, out=work.get("values", size), mode="clip")  # in range: no bounds checks
+    from_current = np.greater_equal(order, ref_sorted.size, out=work.get("from_current", size, np.bool_))
+    del order
+    # numpy's cumsum of booleans into int32 is several times faster than into int64.
+    count_type = np.int32 if size < np.iinfo(np.int32).max else np.int64
+    cur_cum = np.cumsum(from_current, dtype=count_type, out=work.get("cur_cum", size, count_type))
+    deltas = np.subtract(values[1:], values[:-1], out=work.get("deltas", size - 1))
+    return Merged(values, deltas, cur_cum, ref_sorted.size, cur_sorted.size)
 
 
-def pandas_std(values: np.ndarray) -> float:
+def pandas_std(values: np.ndarray, work: Workspace) -> float:
     """Population standard deviation the way ``np.std(pd.Series)`` (pandas' nanvar) computes it."""
     avg = values.sum(dtype=np.float64) / values.size
-    return float(np.sqrt(((avg - values) ** 2).sum(dtype=np.float64) / values.size))
+    squares = np.subtract(avg, values, out=work.get("squares", values.size))
+    np.square(squares, out=squares)
+    return float(np.sqrt(squares.sum(dtype=np.float64) / values.size))
 
 
-def wasserstein_norm(merged: Merged, deltas: np.ndarray, ref_std: float) -> float:
+def wasserstein_norm(merged: Merged, ref_std: float, work: Workspace) -> float:
     """``scipy.stats.wasserstein_distance(ref, cur) / max(std(ref), 0.001)``.
 
     scipy evaluates both CDFs at every merged value; inside a run of equal values
-    the CDF here is partial, but there the delta is 0, so every product and the
-    dot product are the same.
+    the CDF here is partial, but there the delta is 0, so every product is the same.
     """
     cur_cum = merged.cur_cum[:-1]
-    ref_cdf = np.arange(1, cur_cum.size + 1, dtype=np.float64)
-    ref_cdf -= cur_cum  # the reference counts, exact in float64
+    size = cur_cum.size
+    ref_cdf = np.subtract(work.ramp(size), cur_cum, out=work.get("ref_cdf", size))  # reference counts, exact
     ref_cdf /= merged.n_ref
-    ref_cdf -= cur_cum / merged.n_cur
+    cur_cdf = np.divide(cur_cum, merged.n_cur, out=work.get("cur_cdf", size))
+    ref_cdf -= cur_cdf
     np.abs(ref_cdf, out=ref_cdf)
-    distance = float(np.vecdot(ref_cdf, deltas))
+    # scipy takes np.vecdot here. That is an OpenBLAS dot, whose idle threads keep
+    # spinning after the call and slow everything after it on a small machine; a
+    # pairwise sum of the same products differs from it by rounding only (~1e-16).
+    ref_cdf *= merged.deltas
+    distance = float(ref_cdf.sum())
     return distance / max(ref_std, 0.001)
 
 
