@@ -201,8 +201,7 @@ def _per_column(value: Any, name: str) -> Any:
     return value
 
 
-def _choose(name: str, column_type: str, stattest: str | None, threshold: float | None) -> tuple[str, _Test, float]:
-    assert stattest is not None
+def _choose(name: str, column_type: str, stattest: str, threshold: float | None) -> tuple[str, _Test, float]:
     test = STATTESTS.get(stattest)
     if test is None:
         raise InvalidValue(f"unknown drift test {stattest!r}: expected one of {', '.join(STATTESTS)}")
