@@ -16,11 +16,17 @@ if TYPE_CHECKING:
     from prefect import Flow
 
 
-def agentgov_flows() -> tuple[Flow, ...]:
-    from agentgov.pipelines.register_agent import register_agent
-    from agentgov.pipelines.validate_data import validate_data
+FLOWS = (
+    "agentgov.pipelines.register_agent:register_agent",
+    "agentgov.pipelines.validate_data:validate_data",
+    "agentgov.pipelines.promote:promote_agent",
+)
 
-    return (register_agent, validate_data)
+
+def agentgov_flows() -> tuple[Flow, ...]:
+    from agentgov.pipelines.runtime import import_flow
+
+    return tuple(import_flow(spec) for spec in FLOWS)
 
 
 def ensure_process_pool(name: str) -> None:

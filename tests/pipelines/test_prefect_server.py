@@ -114,7 +114,7 @@ def test_the_register_flow_runs_as_a_deployment_on_a_process_worker_and_register
 ) -> None:
     from prefect.deployments import run_deployment
 
-    from agentgov.pipelines.deployments import deploy
+    from agentgov.pipelines.deployments import FLOWS, deploy
     from agentgov.registry.backend import connect
 
     monkeypatch.setenv("PREFECT_API_URL", prefect_server)
@@ -122,7 +122,8 @@ def test_the_register_flow_runs_as_a_deployment_on_a_process_worker_and_register
     assert config.prefect_api_url == prefect_server
 
     with using_api(config, prefect_server):
-        assert len(deploy(process_worker, name="test")) == 2  # register-agent and validate-data
+        deployed = deploy(process_worker, name="test")
+        assert len(deployed) == len(FLOWS)
         flow_run = run_deployment("register-agent/test", parameters={"path": str(agent_dir)}, timeout=180, poll_interval=1)
 
     assert flow_run.state is not None and flow_run.state.is_completed(), (
@@ -132,3 +133,11 @@ def test_the_register_flow_runs_as_a_deployment_on_a_process_worker_and_register
     version = connect(config).get_model_version(agent_name, "1")
     assert version.tags["agentgov.stage"] == "candidate"
     assert version.tags["agentgov.lineage.registered_by"] == "test-user"  # the worker's environment, as configured
+
+    with using_api(config, prefect_server):  # the gate runs on the worker too, and its decision is recorded
+        promoted = run_deployment(
+            "promote-agent/test", parameters={"name": agent_name, "version": 1, "target": "shadow"}, timeout=180, poll_interval=1
+        )
+    assert promoted.state is not None and promoted.state.is_completed(), f"{promoted.state}\n{_tail(tmp_path / 'worker.log')}"
+    decisions = [r for r in Home(config.home).audit_log.records(subject_prefix=agent_name) if r.action == "decision"]
+    assert len(decisions) == 1 and decisions[0].payload["target"] == "shadow"
