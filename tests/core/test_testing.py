@@ -40,7 +40,7 @@ def test_config_uses_the_home(agentgov_config, agentgov_home):
 
 def test_register_a_temporary_plugin(agentgov_plugins):
     agentgov_plugins.add(MyPlugin(), "mine")
-    assert list(agentgov_plugins.collect(POLICIES)) == ["no-fridays"]
+    assert {n: r.plugin for n, r in agentgov_plugins.collect(POLICIES).items() if r.plugin == "mine"} == {"no-fridays": "mine"}
 
 
 def test_installed_plugins_are_not_autoloaded(agentgov_plugins):
@@ -48,7 +48,7 @@ def test_installed_plugins_are_not_autoloaded(agentgov_plugins):
 
 
 def test_the_temporary_plugin_is_gone(agentgov_plugins):
-    assert agentgov_plugins.collect(POLICIES) == {}
+    assert "no-fridays" not in agentgov_plugins.collect(POLICIES)
 '''
 
 
