@@ -22,18 +22,20 @@ def evaluate_gate(name: str, version: int, target: str, actor: str, dry_run: boo
     """Run every policy guarding ``target``; unless a dry run, record the decision (audit log, then MLflow)."""
     from agentgov.core.config import load_config
     from agentgov.core.home import Home
+    from agentgov.core.masking import build_masker
     from agentgov.core.plugins import load_plugins
     from agentgov.core.types import AgentRef, Stage
     from agentgov.registry.promotion import prepare
 
     config = load_config()
+    plugins = load_plugins(config)
     return prepare(
         config,
         AgentRef(name, version=version),
         Stage.parse(target),
         actor=actor,
-        audit=Home(config.home).audit_log,
-        plugins=load_plugins(config),
+        audit=Home(config.home, masker=build_masker(config, plugins)).audit_log,
+        plugins=plugins,
         accept_inconclusive=accept,
         overrides=overrides,
         dry_run=dry_run,
@@ -45,12 +47,14 @@ def move_stage(prepared: Any) -> dict[str, Any] | None:
     """Apply an allowed decision under the promotion lock; announce a blocked one. The plan, or ``None``."""
     from agentgov.core.config import load_config
     from agentgov.core.home import Home
+    from agentgov.core.masking import build_masker
     from agentgov.core.plugins import load_plugins
     from agentgov.registry.promotion import PromotionBlocked, finish
 
     config = load_config()
+    plugins = load_plugins(config)
     try:
-        return finish(prepared, audit=Home(config.home).audit_log, plugins=load_plugins(config)).to_dict()
+        return finish(prepared, audit=Home(config.home, masker=build_masker(config, plugins)).audit_log, plugins=plugins).to_dict()
     except PromotionBlocked:
         return None
 

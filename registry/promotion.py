@@ -88,12 +88,13 @@ def prepare(
 
 def record(client: Any, version: AgentVersion, decision: Decision, audit: AuditLog) -> None:
     """The decision into the audit log, then onto the version: a JSON artifact and a tag."""
-    audit.append(actor=decision.actor, action="decision", subject=str(decision.agent), payload=decision.to_dict())
-    brief = {k: decision.to_dict()[k] for k in ("id", "outcome", "at", "actor", "config_hash", "summary")}
+    # The copies in MLflow are the audit record's payload: masked exactly as the audit log is.
+    written = dict(audit.append(actor=decision.actor, action="decision", subject=str(decision.agent), payload=decision.to_dict()).payload)
+    brief = {k: written[k] for k in ("id", "outcome", "at", "actor", "config_hash", "summary")}
     with mlflow_errors(f"recording decision {decision.id} on {decision.agent}"), quiet():
         if version.run_id:
             brief["artifact"] = f"runs:/{version.run_id}/decisions/{decision.id}.json"
-            client.log_dict(version.run_id, decision.to_dict(), f"decisions/{decision.id}.json")
+            client.log_dict(version.run_id, written, f"decisions/{decision.id}.json")
         client.set_model_version_tag(version.name, str(version.version), f"{TAG_GATE}{decision.target.value}", json.dumps(brief))
 
 

@@ -183,3 +183,33 @@ def test_explain_and_report_on_the_cli_name_each_failing_policy_and_its_evidence
     rows = {r["policy"]: r for r in report}
     assert (rows["human-approval"]["modes"], rows["human-approval"]["blocked"], rows["human-approval"]["would_block"]) == (["dry-run"], 0, 1)
     assert rows["connector-least-privilege"]["blocked"] == 1
+
+
+class _Leaky:
+    name = "leaky"
+    description = "a verdict whose reason quotes personal data and a credential"
+    stages = frozenset({Stage.PRODUCTION})
+
+    def evaluate(self, context):
+        return context.failed("owner ann.smith@example.com sent Authorization: Bearer eyJhbGciOi.abc.def", evidence=["mailto:ann.smith@example.com"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_every_copy_of_a_decision_is_masked(registered: str, agentgov_home: Home, agentgov_plugins: PluginManager, mlflow_client) -> None:
+    class Plugin:
+        @staticmethod
+        def agentgov_register_policies(register):
+            register(_Leaky())
+
+    agentgov_plugins.add(Plugin(), "leaky-plugin")
+    config = _configure("[stages.production.policies.leaky]\n")
+    with pytest.raises(PromotionBlocked) as caught:
+        _promote(config, agentgov_home, agentgov_plugins, registered, 2, "production")
+
+    raw = agentgov_home.audit_log.path.read_text()
+    run_id = mlflow_client.get_model_version(registered, "2").run_id
+    artifact = Path(mlflow_client.download_artifacts(run_id, f"decisions/{caught.value.decision.id}.json")).read_text()
+    for text in (raw, artifact):
+        assert "ann.smith@example.com" not in text and "eyJhbGciOi" not in text
+        assert "@example.com" in text  # masked in place, still readable
+    assert agentgov_home.audit_log.verify().records > 0
