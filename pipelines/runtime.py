@@ -153,27 +153,24 @@ def embedded_server(config: Config, meanwhile: Callable[[], object] | None = Non
     """An ephemeral Prefect API server for this home, stopped on exit; yields its API URL.
 
     ``meanwhile`` is called while the server boots (importing the flow, for one).
+    The server runs in its own session, so a Ctrl-C reaches only agentgov, which
+    then stops it in order; on Linux it also gets SIGTERM if agentgov is killed.
     """
     home = prefect_home(config)
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log_path = home / "server.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
-            ],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True,
-        )
-    api_url = f"http://127.0.0.1:{port}/api"
+    process, api_url = _spawn_server(config, log_path)
     try:
         if meanwhile is not None:
             meanwhile()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        attempts = 1
         while not healthy(api_url, timeout=1):
-            if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None and attempts < 3:
+                # Most likely another process took the free port between our probe and uvicorn's bind.
+                attempts += 1
+                process, api_url = _spawn_server(config, log_path)
+            elif process.poll() is not None or time.monotonic() > deadline:
                 raise PipelineError(
                     f"the embedded Prefect server did not start (exit code {process.poll()})",
                     hint=f"see {log_path}, or run `agentgov server start`",
@@ -182,6 +179,31 @@ def embedded_server(config: Config, meanwhile: Callable[[], object] | None = Non
         yield api_url
     finally:
         stop_process(process)
+
+
+def _spawn_server(config: Config, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+            ],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True, preexec_fn=_die_with_parent(),
+        )
+    return process, f"http://127.0.0.1:{port}/api"
+
+
+def _die_with_parent() -> Callable[[], object] | None:
+    """What the child runs before exec on Linux: ask for SIGTERM when agentgov dies (no orphaned server)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
