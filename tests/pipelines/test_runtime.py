@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from agentgov.pipelines.runtime import (
     artifact_key,
     embedded_server,
     free_port,
+    healthy,
     markdown_table,
     publish_table,
     retry_on,
@@ -123,6 +127,39 @@ def test_an_unreachable_configured_api_is_one_error_before_the_flow_starts(
     with pytest.raises(PipelineError, match="is not reachable") as raised:
         run_flow(fails, "user", config=load_config())
     assert "agentgov server start" in str(raised.value) and ATTEMPTS == []
+
+
+SLOW_COMMAND = """
+import time
+from prefect import flow
+from prefect.settings import PREFECT_API_URL
+from agentgov.core.config import load_config
+from agentgov.pipelines.runtime import run_flow
+
+@flow
+def slow():
+    print(PREFECT_API_URL.value(), flush=True)
+    time.sleep(120)
+
+run_flow(slow, config=load_config())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_command_killed_mid_flow_leaves_no_embedded_server_behind(agentgov_home: object, tmp_path: Path) -> None:
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_COMMAND)
+    command = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        api_url = command.stdout.readline().strip() if command.stdout else ""
+        assert api_url.startswith("http://127.0.0.1:") and healthy(api_url)
+    finally:
+        command.kill()
+        command.wait()
+    deadline = time.monotonic() + 15
+    while healthy(api_url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not healthy(api_url)
 
 
 def test_markdown_table_escapes_cells_and_artifact_keys_are_what_prefect_accepts() -> None:
