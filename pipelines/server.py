@@ -49,7 +49,10 @@ class ServerState:
             return False
         except PermissionError:
             return True
-        return True
+        try:  # a pid left in server.json may since belong to another program
+            return b"prefect" in Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:
+            return True  # no /proc: trust the pid
 
     def to_dict(self) -> dict:
         return {**asdict(self), "url": self.url, "api_url": self.api_url}

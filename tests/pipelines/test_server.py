@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -73,3 +74,17 @@ def test_a_port_in_use_is_a_one_line_error(stopped_afterwards: Config, run_cli: 
     assert result.stderr.startswith("agentgov: error: the Prefect server cannot start") and result.stderr.count("\n") == 1
     assert "is in use" in result.stderr
     assert local.status(stopped_afterwards).running is False
+
+
+def test_a_stale_pid_of_another_program_reads_as_stopped(stopped_afterwards: Config, run_cli: Run) -> None:
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        state = local.ServerState(pid=other.pid, host="127.0.0.1", port=free_port(), log="", started_at=0.0)
+        local.server_dir(stopped_afterwards).mkdir(parents=True, exist_ok=True)
+        (local.server_dir(stopped_afterwards) / "server.json").write_text(json.dumps(dataclasses.asdict(state)))
+        assert run_cli("server", "status", check=True).stdout.startswith("stopped")
+        assert run_cli("server", "stop", check=True).stdout.strip() == "No Prefect server was running."
+        assert other.poll() is None  # and it was left alone
+    finally:
+        other.kill()
+        other.wait()
