@@ -343,7 +343,9 @@ def prefect_output_to_file(path: Path) -> Iterator[None]:
     from prefect.logging.handlers import PrefectConsoleHandler
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.FileHandler(path, encoding="utf-8")
+    from logging.handlers import RotatingFileHandler
+
+    file_handler = RotatingFileHandler(path, maxBytes=5 << 20, backupCount=2, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     muted: list[tuple[logging.Handler, int]] = []
     for name in ("", "prefect", "uvicorn", "fastapi", "docket"):
