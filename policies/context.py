@@ -54,7 +54,7 @@ class RegistryEvidence:
     def __init__(self, config: Any, client: Any, audit: Any, ref: AgentRef, version: AgentVersion | None = None) -> None:
         self._config, self._client, self._audit, self._ref = config, client, audit, ref
         self._cache: dict[str, Any] = {} if version is None else {"version": version}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a load may read other evidence (manifest_text reads version)
 
     def _once(self, key: str, load: Callable[[], Any]) -> Any:
         with self._lock:

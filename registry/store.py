@@ -113,7 +113,8 @@ def manifest_text(client: MlflowClient, version: AgentVersion) -> str | None:
         import mlflow
 
         try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=f"{version.source}/artifacts/agent.yaml", dst_path=folder)
+            uri = f"models:/{version.name}/{version.version}/artifacts/agent.yaml"
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder)
         except Exception:
             return None  # registered before manifests were kept, or not by agentgov
         return Path(local).read_bytes().decode("utf-8")  # exact bytes: its hash is in the lineage

@@ -155,6 +155,7 @@ def test_explain_and_report_on_the_cli_name_each_failing_policy_and_its_evidence
     _configure(
         STRICT_SCOPES
         + '[stages.production.policies.data-validation-passed]\n'
+        + '[stages.production.policies.lineage-complete]\n'
         + '[stages.production.policies.drift-within-limits]\nmode = "warn"\n'
     )
     drift = {"columns": [{"column": "body_length", "method": "wasserstein", "score": 0.4, "threshold": 0.1, "drifted": True}],
@@ -167,6 +168,8 @@ def test_explain_and_report_on_the_cli_name_each_failing_policy_and_its_evidence
     assert results["connector-least-privilege"]["status"] == "fail"
     assert results["data-validation-passed"]["status"] == "error" and results["data-validation-passed"]["reason"].startswith("no evidence")
     assert results["drift-within-limits"]["evidence"] == ["/reports/drift/router/2026-11-24.html"]
+    # reads the registered agent.yaml back from MLflow: its hash matches; the tmp copy is just not in git
+    assert results["lineage-complete"]["reason"] == "not registered from a git repository"
 
     shown = run_cli("policies", "explain", registered, "2", "--to", "production", env={"COLUMNS": "250"})
     assert "would be BLOCKED" in shown.stdout
@@ -213,3 +216,11 @@ def test_every_copy_of_a_decision_is_masked(registered: str, agentgov_home: Home
         assert "ann.smith@example.com" not in text and "eyJhbGciOi" not in text
         assert "@example.com" in text  # masked in place, still readable
     assert agentgov_home.audit_log.verify().records > 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "server"])
+def test_policies_read_the_manifest_exactly_as_registered(registered: str, agent_dir: Path, mlflow_client) -> None:
+    from agentgov.registry.store import manifest_text
+
+    version = get(mlflow_client, AgentRef(registered, version=1))
+    assert manifest_text(mlflow_client, version) == (agent_dir / "agent.yaml").read_bytes().decode()
