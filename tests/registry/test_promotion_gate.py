@@ -166,6 +166,7 @@ def test_explain_and_report_on_the_cli_name_each_failing_policy_and_its_evidence
     assert explained.returncode == 0, explained.stderr
     results = {r["policy"]: r for r in json.loads(explained.stdout)["decision"]["results"]}
     assert results["connector-least-privilege"]["status"] == "fail"
+    assert (results["human-approval"]["status"], results["human-approval"]["mode"]) == ("fail", "dry-run")  # shown, never blocks
     assert results["data-validation-passed"]["status"] == "error" and results["data-validation-passed"]["reason"].startswith("no evidence")
     assert results["drift-within-limits"]["evidence"] == ["/reports/drift/router/2026-11-24.html"]
     # reads the registered agent.yaml back from MLflow: its hash matches; the tmp copy is just not in git
