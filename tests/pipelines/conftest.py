@@ -17,12 +17,17 @@ EXAMPLE_AGENT = REPO / "examples" / "support-router"
 
 @pytest.fixture
 def agent_dir(tmp_path: Path) -> Path:
-    """A copy of the example agent with a name of its own."""
+    """A copy of the example agent's code and manifest with a name of its own and no datasets (tests add their own)."""
+    import yaml
+
     target = tmp_path / "agent"
-    shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__"))
-    name = f"router-{uuid.uuid4().hex[:8]}"
-    manifest = target / "agent.yaml"
-    manifest.write_text(manifest.read_text().replace("name: support-router", f"name: {name}"))
+    target.mkdir()
+    for file in EXAMPLE_AGENT.glob("*.py"):
+        shutil.copy(file, target)
+    manifest = yaml.safe_load((EXAMPLE_AGENT / "agent.yaml").read_text())
+    manifest["name"] = f"router-{uuid.uuid4().hex[:8]}"
+    manifest.pop("datasets", None)
+    (target / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return target
 
 
