@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "agentgov.plugins.policies.change_freeze",
     "agentgov.plugins.policies.cost_budget",
     "agentgov.plugins.policies.latency_slo",
+    "agentgov.plugins.evaluators.evidently_drift",
 )
 
 log = logging.getLogger("agentgov.plugins")

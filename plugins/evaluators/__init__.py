@@ -1,0 +1,1 @@
+"""The built-in evaluators, one plugin module each."""
