@@ -125,6 +125,8 @@ def _register_commands() -> None:
     from agentgov.cli import (
         audit_commands,
         data_commands,
+        drift_commands,
+        eval_commands,
         history_commands,
         manifest_commands,
         plugin_commands,
@@ -139,7 +141,9 @@ def _register_commands() -> None:
         registry_commands,
         manifest_commands,
         data_commands,
+        drift_commands,
         policy_commands,
+        eval_commands,
         history_commands,
         server_commands,
         plugin_commands,

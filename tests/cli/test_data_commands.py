@@ -22,7 +22,7 @@ def agent(agentgov_home: Home, tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE_AGENT, repo / "router", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    (repo / "router" / "data").mkdir()
+    (repo / "router" / "data").mkdir(exist_ok=True)
     (repo / "router" / "data" / "eval.csv").write_text(ROWS)
     return repo / "router"
 

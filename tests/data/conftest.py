@@ -47,7 +47,7 @@ def agent(git_repo: Path) -> Path:
     shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__"))
     manifest = target / "agent.yaml"
     manifest.write_text(manifest.read_text().replace("name: support-router", f"name: router-{uuid.uuid4().hex[:8]}"))
-    (target / "data").mkdir()
+    (target / "data").mkdir(exist_ok=True)  # the example ships data/eval.csv: replaced below
     (target / "data" / "eval.csv").write_text(EVAL_CSV)
     return target
 

@@ -19,7 +19,7 @@ def test_a_dataset_is_tracked_listed_and_recorded_and_a_wrong_role_is_the_users_
     agentgov_config: Config, agent_dir: Path
 ) -> None:
     data = agent_dir / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     (data / "tickets.csv").write_text("ticket_id,channel\n1,email\n2,chat\n")
 
     added = run_flow(add_data, str(data / "tickets.csv"), str(agent_dir), "reference", config=agentgov_config)

@@ -19,7 +19,7 @@ def test_each_dataset_is_checked_in_its_own_task_and_a_failing_one_is_reported_n
     agentgov_config: Config, agent_dir: Path, agent_name: str
 ) -> None:
     data = agent_dir / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     (data / "reference.csv").write_text(ROWS)
     write_suite(profile(data / "reference.csv", "tickets"), agent_dir / "suites" / "tickets.json")
     (data / "eval.csv").write_text(ROWS.replace(",email,", ",fax,"))  # a channel the contract does not allow

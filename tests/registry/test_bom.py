@@ -53,7 +53,7 @@ def bom_agent(agent_dir: Path, registry_prompt: str) -> Path:
     (agent_dir / "prompts" / "system.txt").write_text("You route support tickets.\n")
     (agent_dir / "tools").mkdir()
     (agent_dir / "tools" / "create_ticket.json").write_text(json.dumps(SCHEMA))
-    (agent_dir / "data").mkdir()
+    (agent_dir / "data").mkdir(exist_ok=True)
     (agent_dir / "data" / "eval.csv").write_text("subject,body,label\nInvoice,where is it,billing\n")
     subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=agent_dir, check=True)
     _dvc_add(agent_dir, "data/eval.csv")
