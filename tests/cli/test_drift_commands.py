@@ -1,0 +1,100 @@
+"""``agentgov log import`` and ``agentgov drift`` as a user runs them: the real command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agentgov.core.config import load_config
+from agentgov.core.home import Home
+from agentgov.core.plugins import PluginManager
+from agentgov.registry.register import register
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+REPO = Path(__file__).resolve().parents[2]
+WORDS = "please help my account order payment card login error refund invoice thanks since yesterday".split()
+NEW_WORDS = "bitte hilfe konto rechnung zahlung fehler dringend sofort".split()
+NO_DISPLAY = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+
+
+def _calls(n: int, *, seed: int, shifted: bool, end: datetime) -> pd.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        body = " ".join(rng.choice(WORDS + NEW_WORDS * 3 if shifted else WORDS) for _ in range(rng.randint(12, 30) if shifted else rng.randint(5, 15)))
+        rows.append({
+            "time": (end - timedelta(minutes=i)).isoformat(), "request_id": f"r{seed}-{i}",
+            "request.subject": rng.choice(["Konto gesperrt", "Rechnung"] if shifted else ["Charged twice", "App crash", "Invoice"]),
+            "request.body": body, "response.action": "refund" if "refund" in body else "reply", "latency_ms": rng.uniform(5, 50),
+        })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def agent(agentgov_home: Home, agentgov_plugins: PluginManager, tmp_path: Path) -> str:
+    """The example agent, registered in-process (version 1), under the name ``router``."""
+    target = tmp_path / "agent"
+    shutil.copytree(REPO / "examples" / "support-router", target, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = target / "agent.yaml"
+    manifest.write_text(manifest.read_text().replace("name: support-router", "name: router"))
+    register(target, config=load_config(), audit=agentgov_home.audit_log, plugins=agentgov_plugins, actor="alice")
+    return "router"
+
+
+def test_import_then_drift_then_list_and_open_the_report(agent: str, agentgov_home: Home, run_cli: Run) -> None:
+    now = datetime.now(UTC)
+    _calls(1200, seed=1, shifted=True, end=now - timedelta(minutes=1)).to_csv("calls.csv", index=False)
+    reference = _calls(1200, seed=2, shifted=False, end=now)
+    reference.rename(columns=lambda c: c.removeprefix("request.").removeprefix("response."))[["subject", "body", "action"]].to_parquet("reference.parquet")
+
+    imported = run_cli("log", "import", "calls.csv", "--agent", agent, "--version", "1", "--stage", "shadow", "--json", check=True)
+    assert json.loads(imported.stdout)["rows"] == 1200
+
+    checked = run_cli("drift", agent, "--version", "1", "--reference", "reference.parquet", "--window", "7d", env=NO_DISPLAY)
+    assert checked.returncode == 1, checked.stderr  # drifted
+    assert checked.stderr == ""
+    out = checked.stdout
+    assert "router/1: 1200 calls" in out and "DRIFT:" in out and "request.body:length" in out
+    assert "Evidently rendered this report on 1,200 of 1,200 reference rows" in out and "runs:/" in out
+
+    listed = json.loads(run_cli("drift", "list", agent, "--json", check=True).stdout)
+    assert len(listed) == 1 and Path(listed[0]["html"]).is_file() and Path(listed[0]["snapshot"]).is_file()
+    opened = run_cli("drift", "open", agent, env=NO_DISPLAY, check=True)
+    assert opened.stdout.strip() == listed[0]["html"]
+
+    thin = run_cli("drift", agent, "--version", "1", "--reference", "reference.parquet", "--window", "2m", "--json", check=True)
+    result = json.loads(thin.stdout)
+    assert result["status"] == "insufficient-data" and result["current_rows"] < 30 and result["report"] is None
+
+
+def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
+    bad = _calls(3, seed=1, shifted=False, end=datetime.now(UTC))
+    bad.loc[1, "time"] = "last tuesday"
+    bad.to_csv("bad.csv", index=False)
+    failed = run_cli("log", "import", "bad.csv", "--agent", agent)
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == ["agentgov: error: row 2, column 'time': expected a date and time (ISO 8601), got 'last tuesday'"]
+
+    for args, message in (
+        (("drift", agent, "--version", "1", "--reference", "nowhere.csv"), "reference 'nowhere.csv' is neither"),
+        (("drift", agent, "--version", "1", "--reference", "eval"), "has no eval dataset in its manifest"),
+        (("drift", agent), "no version of router is in production, shadow or canary"),
+        (("drift", "open", agent), "no drift reports for router"),
+        (("drift", agent, "--version", "1", "--window", "1 day"), "expected a number and a unit"),
+    ):
+        result = run_cli(*args)
+        assert (result.returncode, len(result.stderr.strip().splitlines())) == (2, 1), result.stderr
+        assert message in result.stderr
+
+
+def test_drift_help_lists_the_subcommands(run_cli: Run) -> None:
+    shown = run_cli("drift", "--help", check=True).stdout
+    assert all(word in shown for word in ("list", "open", "ui", "run"))
