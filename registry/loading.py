@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentgov.core.config import Config, load_config
@@ -34,8 +37,33 @@ def load_agent(ref: str | AgentRef, config: Config | None = None) -> LoadedAgent
     ref = AgentRef.parse(ref) if isinstance(ref, str) else ref
     client = connect(config)
     version = get(client, ref)
-    with mlflow_errors(f"loading {ref}"), quiet():
+    with mlflow_errors(f"loading {ref}"), quiet(), _LOAD_LOCK:
         import mlflow
 
-        model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+        local = mlflow.artifacts.download_artifacts(f"models:/{version.name}/{version.version}")
+        _forget_agent_modules(Path(local))
+        model = mlflow.pyfunc.load_model(local)
     return LoadedAgent(version, model)
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _forget_agent_modules(model_dir: Path) -> None:
+    """Drop from ``sys.modules`` the modules named like the model's own code files.
+
+    MLflow puts each model's code folder first on ``sys.path`` but keeps what was
+    imported before (by an earlier version, another agent with a ``router``
+    module, or registration itself), so the model would run that code instead.
+    Objects already built from the old modules keep working.
+    """
+    from mlflow.models import Model
+
+    code = Model.load(str(model_dir)).flavors.get("python_function", {}).get("code")
+    folder = model_dir / code if code else None
+    if folder is None or not folder.is_dir():
+        return
+    names = {p.stem if p.suffix == ".py" else p.name for p in folder.iterdir() if p.suffix == ".py" or p.is_dir()}
+    names -= {*sys.stdlib_module_names, "agentgov", "mlflow", "__pycache__"}
+    for name in [n for n in sys.modules if n.split(".")[0] in names]:
+        del sys.modules[name]

@@ -54,7 +54,7 @@ def test_the_eval_role_names_the_manifests_eval_dataset_under_the_agent_folder(a
 
 
 def test_no_eval_dataset_in_the_manifest_says_how_to_add_one(agent_dir: Path) -> None:
-    with pytest.raises(EvalError, match="declares no dataset with role eval.*agentgov data add FILE --role eval"):
+    with pytest.raises(EvalError, match=r"declares no dataset with role eval.*agentgov data add FILE --role eval"):
         locate(_version(datasets=[{"path": "data/train.csv", "role": "train"}]), "eval", agent_dir)
 
 
