@@ -111,7 +111,7 @@ def test_a_modified_eval_file_is_refused_and_nothing_is_recorded(
     with (agent_dir / "data" / "eval.csv").open("a", encoding="utf-8") as f:
         f.write("T9999,Easy one,please refund me,refund\n")  # a row that flatters the agent
 
-    with pytest.raises(UntrackedEvalData, match="differs from the data/eval.csv that .* was registered with"):
+    with pytest.raises(UntrackedEvalData, match=r"differs from the data/eval.csv that .* was registered with"):
         evaluate(registry_config, AgentRef(agent_name, version=version), audit=agentgov_home.audit_log, actor="carol", agent_dir=agent_dir)
 
     assert TAG_EVAL not in get(connect(registry_config), AgentRef(agent_name, version=version)).tags
