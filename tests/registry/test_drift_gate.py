@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from agentgov.core.config import Config, load_config
+from agentgov.core.errors import InvalidValue
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Outcome, Stage
@@ -137,3 +138,25 @@ def test_undrifted_traffic_passes_and_too_little_traffic_fails_production(
     assert results["drift-within-limits"].status.value == "pass"
     assert decision.outcome is Outcome.ALLOWED
     assert len(workspace_runs(agentgov_home.root, name)) == 1  # the thin window rendered no report
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_eval_reference_is_the_versions_eval_dataset(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, agent_dir: Path, agent_name: str
+) -> None:
+    manifest = agent_dir / "agent.yaml"
+    manifest.write_text(manifest.read_text() + "datasets:\n  - path: data/eval.csv\n    role: eval\n")
+    register(agent_dir, config=registry_config, audit=agentgov_home.audit_log, plugins=agentgov_plugins, actor="alice", allow_dirty=True)
+    _traffic(agentgov_home.root, agent_name, 1, "shadow", NOW, 400, seed=6)
+
+    check = check_drift(registry_config, agentgov_plugins, agent_name, version=1, reference="eval", agent_dir=agent_dir, now=NOW)
+
+    assert check.reference == "eval data/eval.csv" and check.result.reference_rows == 400
+    # Only what the eval set and the log share is compared: its ticket ids and expected actions are not requests.
+    assert {c.column for c in check.result.columns} == {
+        "request.subject", "request.body:length", "request.body:oov_share",
+    }
+    assert check.result.status in (DriftStatus.OK, DriftStatus.DRIFT) and check.report is not None
+
+    with pytest.raises(InvalidValue, match="the eval dataset .* is not here"):
+        check_drift(registry_config, agentgov_plugins, agent_name, version=1, reference="eval", agent_dir=agent_dir / "elsewhere", now=NOW)
