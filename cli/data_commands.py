@@ -34,10 +34,18 @@ def data() -> None:
 @click.pass_obj
 def add(state: State, path: Path, role: str, suite: str | None, agent_dir: Path, as_json: bool) -> None:
     """Track the dataset PATH with DVC and list it in the agent's manifest."""
-    from agentgov.data.datasets import add_dataset
+    from agentgov.pipelines.runtime import run_flow
 
     with status(f"Tracking {path}", quiet=as_json):
-        added = add_dataset(path, agent_dir=agent_dir, role=role, home=state.config.home, suite=suite)
+        added = run_flow(
+            "agentgov.pipelines.add_data:add_data",
+            config=state.config,
+            console=state.debug,
+            path=str(path),
+            agent=str(agent_dir),
+            role=role,
+            suite=suite,
+        )
     state.home.audit_log.append(actor=state.config.user, action="data.add", subject=added.agent, payload=added.to_dict())
     if as_json:
         print_json(added.to_dict())
@@ -113,14 +121,20 @@ def profile(path: Path, name: str, out: Path | None, force: bool) -> None:
 def validate(state: State, datasets: tuple[str, ...], agent_dir: Path, as_json: bool) -> None:
     """Check the agent's datasets (or only DATASETS) against their suites; exit 1 if an expectation fails."""
     from agentgov.data.datasets import manifest_file
-    from agentgov.data.validation import validate_agent
+    from agentgov.pipelines.runtime import run_flow
     from agentgov.registry.manifest import load_manifest
 
     manifest_path = manifest_file(agent_dir)
     manifest = load_manifest(manifest_path)
     names = [_manifest_relative(d, manifest_path.parent) for d in datasets]
     with status(f"Validating the datasets of {manifest.name}", quiet=as_json):
-        report = validate_agent(manifest_path.parent, manifest, reports=state.home.reports / "validation", names=names)
+        report = run_flow(
+            "agentgov.pipelines.validate_data:validate_data",
+            config=state.config,
+            console=state.debug,
+            agent=str(manifest_path.parent),
+            datasets=names,
+        )
     if as_json:
         print_json(report.to_dict())
     elif not report.results:

@@ -35,7 +35,7 @@ def validate_dataset(agent: str, dataset: str, suite: str) -> SuiteResult:
     from agentgov.data.contracts import validate_file
 
     agent_dir = Path(agent).resolve()
-    return validate_file(agent_dir / dataset, agent_dir / suite, dataset=dataset)
+    return validate_file(agent_dir / dataset, agent_dir / suite, dataset=dataset, suite=suite)
 
 
 def _run_name() -> str:
