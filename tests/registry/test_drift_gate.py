@@ -158,5 +158,5 @@ def test_the_eval_reference_is_the_versions_eval_dataset(
     }
     assert check.result.status in (DriftStatus.OK, DriftStatus.DRIFT) and check.report is not None
 
-    with pytest.raises(InvalidValue, match="the eval dataset .* is not here"):
+    with pytest.raises(InvalidValue, match=r"the eval dataset .* is not here"):
         check_drift(registry_config, agentgov_plugins, agent_name, version=1, reference="eval", agent_dir=agent_dir / "elsewhere", now=NOW)
