@@ -71,7 +71,7 @@ def _gate(config: Config, home: Home, plugins: PluginManager, name: str):
     return prepared.decision, {r.policy: r for r in prepared.decision.results}
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("backend", ["sqlite", "server"])
 def test_drifted_shadow_traffic_blocks_production_and_the_reports_are_viewable(
     live_agent: str, registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, mlflow_client
 ) -> None:
