@@ -81,6 +81,8 @@ def _print_check(check: Any) -> None:
         "error": f"The evaluation failed: {result.message}",
     }[result.status.value]
     say(verdict)
+    if check.report_error:
+        warn(f"Evidently could not render the report ({check.report_error}); the verdict above stands")
     if check.report is not None:
         say(check.report.note)
         say(f"Report: {check.report.html}" + (f" (MLflow: {check.report_uri})" if check.report_uri != str(check.report.html) else ""))

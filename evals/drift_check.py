@@ -53,6 +53,7 @@ class DriftCheck:
     report: RenderedReport | None
     report_uri: str | None
     snapshot_uri: str | None
+    report_error: str | None = None  # Evidently failed to render; the verdict stands
 
     def tag(self) -> dict[str, Any]:
         """The ``agentgov.drift`` tag: the result plus where its report is."""
@@ -76,6 +77,7 @@ class DriftCheck:
             "sample_note": self.report.note if self.report else None,
             "workspace_project": self.report.workspace_project if self.report else None,
             "workspace_snapshot": self.report.workspace_snapshot if self.report else None,
+            "report_error": self.report_error,
         }
 
 
@@ -110,9 +112,12 @@ def check_drift(
 
     result = _evaluate(evaluate, reference_frame, current)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    report = None
+    report = report_error = None
     if result.status in (DriftStatus.OK, DriftStatus.DRIFT):
-        report = _render(config, name, agent_version.version, reference_frame, current, result, stamp, described, window, sample_rows)
+        try:
+            report = _render(config, name, agent_version.version, reference_frame, current, result, stamp, described, window, sample_rows)
+        except Exception as exc:  # the report is for people; the verdict on all rows is what the gate needs
+            report_error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
 
     report_uri = snapshot_uri = None
     from agentgov.registry.model import TAG_DRIFT
@@ -128,7 +133,8 @@ def check_drift(
             else:
                 report_uri, snapshot_uri = str(report.html), str(report.snapshot)
         check = DriftCheck(
-            name, agent_version.version, described, start, end, evaluator, result, stamp, report, report_uri, snapshot_uri
+            name, agent_version.version, described, start, end, evaluator, result, stamp, report, report_uri, snapshot_uri,
+            report_error,
         )
         client.set_model_version_tag(name, str(agent_version.version), TAG_DRIFT, json.dumps(check.tag()))
     if audit is not None:

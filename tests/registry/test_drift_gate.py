@@ -160,3 +160,16 @@ def test_the_eval_reference_is_the_versions_eval_dataset(
 
     with pytest.raises(InvalidValue, match=r"the eval dataset .* is not here"):
         check_drift(registry_config, agentgov_plugins, agent_name, version=1, reference="eval", agent_dir=agent_dir / "elsewhere", now=NOW)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_report_evidently_cannot_render_leaves_the_verdict_standing(
+    live_agent: str, registry_config: Config, agentgov_plugins: PluginManager, mlflow_client
+) -> None:
+    _traffic(Path(registry_config.home), live_agent, 2, "shadow", NOW, 300, seed=7, shifted=True)
+    # A sample of no rows is a report Evidently refuses to render.
+    check = check_drift(registry_config, agentgov_plugins, live_agent, version=2, now=NOW, sample_rows=0)
+    assert check.result.status is DriftStatus.DRIFT and check.report is None
+    assert check.report_error.startswith("ValueError")
+    tag = json.loads(mlflow_client.get_model_version(live_agent, "2").tags[TAG_DRIFT])
+    assert tag["status"] == "drift" and tag["report"] is None
