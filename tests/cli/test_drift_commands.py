@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,6 +79,40 @@ def test_import_then_drift_then_list_and_open_the_report(agent: str, agentgov_ho
     thin = run_cli("drift", agent, "--version", "1", "--reference", "reference.parquet", "--window", "2m", "--json", check=True)
     result = json.loads(thin.stdout)
     assert result["status"] == "insufficient-data" and result["current_rows"] < 30 and result["report"] is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agentgov_home: Home, run_cli: Run) -> None:
+    assert run_cli("drift", "ui").stderr.startswith("agentgov: error: no Evidently workspace at")
+    now = datetime.now(UTC)
+    _calls(200, seed=1, shifted=False, end=now).to_csv("calls.csv", index=False)
+    _calls(200, seed=2, shifted=False, end=now)[["request.subject", "request.body"]].to_csv("reference.csv", index=False)
+    run_cli("log", "import", "calls.csv", "--agent", agent, "--version", "1", check=True)
+    run_cli("drift", agent, "--version", "1", "--reference", "reference.csv", check=True)
+
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "agentgov"), "drift", "ui", "--port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects", timeout=2) as response:
+                    projects = json.loads(response.read())
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+                time.sleep(0.5)
+        assert [p["name"] for p in projects] == [agent]
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
+        out, err = server.communicate(timeout=30)
+    assert f"on http://127.0.0.1:{port}" in out and err == ""
 
 
 def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
