@@ -134,9 +134,25 @@ def add_to_workspace(home: Path, agent: str, snapshot: Any) -> tuple[str, str]:
 
         workspace = Workspace.create(str(workspace_dir(home)))
         found = [p for p in workspace.search_project(agent) if p.name == agent]
-        project = found[0] if found else workspace.create_project(agent, description=f"Drift of agent {agent}, one run per `agentgov drift`")
+        if found:
+            project = found[0]
+        else:
+            project = workspace.create_project(agent, description=f"Drift of agent {agent}, one run per `agentgov drift`")
+            _add_drift_panel(project)
         ref = workspace.add_run(project.id, snapshot)
     return str(project.id), str(ref.id)
+
+
+def _add_drift_panel(project: Any) -> None:
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import line_plot_panel
+
+    share = PanelMetric(legend="share", metric="DriftedColumnsCount", metric_labels={"value_type": "share"})
+    project.dashboard.add_panel(line_plot_panel(
+        title="Share of drifted columns",
+        description="Evidently's figure on each report's sample; the gate's verdict is agentgov's, on all rows",
+        values=[share],
+    ))
 
 
 def workspace_runs(home: Path, agent: str) -> list[str]:

@@ -109,6 +109,8 @@ def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agent
                 assert server.poll() is None and time.monotonic() < deadline, server.communicate()
                 time.sleep(0.5)
         assert [p["name"] for p in projects] == [agent]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects/{projects[0]['id']}/snapshots", timeout=5) as response:
+            assert len(json.loads(response.read())) == 1  # the drift run's snapshot
     finally:
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
         out, err = server.communicate(timeout=30)
