@@ -30,7 +30,7 @@ from agentgov.registry.store import get
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
-GATE = "[stages.production.policies.eval-thresholds]\nmin_samples = 100\n"
+GATE = "".join(f"[stages.production.policies.{policy}]\nmin_samples = 100\n" for policy in ("eval-thresholds", "latency-slo", "cost-budget"))
 
 
 def _expected_hits(agent_dir: Path) -> tuple[int, int]:
@@ -54,7 +54,7 @@ def _gate(config: Config, home: Home, plugins: PluginManager, name: str, version
     decision = prepare(
         config, AgentRef(name, version=version), Stage.PRODUCTION, actor="bob", audit=home.audit_log, plugins=plugins, dry_run=True
     ).decision
-    return {r.policy: r for r in decision.results}["eval-thresholds"]
+    return {r.policy: r for r in decision.results}
 
 
 def test_the_recorded_eval_matches_the_router_rules_and_the_gate_passes_it_and_fails_a_degraded_copy(
@@ -89,8 +89,9 @@ def test_the_recorded_eval_matches_the_router_rules_and_the_gate_passes_it_and_f
 
     Path("agentgov.toml").write_text(GATE)
     config = load_config()
-    passed = _gate(config, agentgov_home, agentgov_plugins, agent_name, good)
-    assert passed.status.value == "pass", passed.reason
+    verdicts = _gate(config, agentgov_home, agentgov_plugins, agent_name, good)
+    assert {p: r.status.value for p, r in verdicts.items()} == {"eval-thresholds": "pass", "latency-slo": "pass", "cost-budget": "pass"}
+    assert "task success lower bound" in verdicts["eval-thresholds"].reason and "(eval, 400 samples)" in verdicts["latency-slo"].reason
 
     router = agent_dir / "router.py"
     router.write_text(router.read_text().replace('("refund", ("refund"', '("billing", ("refund"'))  # refunds misrouted
@@ -99,7 +100,7 @@ def test_the_recorded_eval_matches_the_router_rules_and_the_gate_passes_it_and_f
     right, rows = _expected_hits(agent_dir)
     assert result.summary.successes == right and result.summary.success_ci[0] < 0.85
     assert result.summary.classes["refund"].recall < 0.1 and result.summary.classes["billing"].fp > 50
-    failed = _gate(config, agentgov_home, agentgov_plugins, agent_name, degraded)
+    failed = _gate(config, agentgov_home, agentgov_plugins, agent_name, degraded)["eval-thresholds"]
     assert failed.status.value == "fail" and "task success lower bound" in failed.reason
 
 
