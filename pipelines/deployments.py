@@ -20,6 +20,8 @@ FLOWS = (
     "agentgov.pipelines.register_agent:register_agent",
     "agentgov.pipelines.validate_data:validate_data",
     "agentgov.pipelines.promote:promote_agent",
+    "agentgov.pipelines.evaluate:evaluate_agent",
+    "agentgov.pipelines.drift_monitor:drift_monitor",
 )
 
 
