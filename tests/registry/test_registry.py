@@ -217,12 +217,17 @@ def test_a_server_that_is_down_is_a_clear_error_and_nothing_is_written(agentgov_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    before = sorted(p.relative_to(agentgov_home.root) for p in agentgov_home.root.rglob("*"))
+
+    def state() -> list[Path]:
+        # The embedded Prefect server's own state and logs record the failed flow run; nothing else may change.
+        return sorted(p.relative_to(agentgov_home.root) for p in agentgov_home.root.rglob("*") if p.relative_to(agentgov_home.root).parts[0] not in ("prefect", "logs"))
+
+    before = state()
     result = run_cli("register", str(agent_dir), env={"AGENTGOV_TRACKING_URI": f"http://127.0.0.1:{port}"})
     assert result.returncode == 2
     assert result.stderr.startswith(f"agentgov: error: the MLflow server at http://127.0.0.1:{port} is not reachable")
     assert len(result.stderr.splitlines()) == 1
-    assert sorted(p.relative_to(agentgov_home.root) for p in agentgov_home.root.rglob("*")) == before
+    assert state() == before
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
