@@ -85,13 +85,24 @@ def read_pointer(file: Path) -> dict[str, Any] | None:
     return out
 
 
+# (path, inode, size, mtime) -> md5, as DVC's own state database keeps it: a
+# registration checks each dataset in the flow and again in the engine, and
+# should read a large file once.
+_MD5_MEMO: dict[tuple[str, int, int, int], str] = {}
+
+
 def file_md5(file: Path) -> str:
     """The md5 DVC 3 records for a file: the md5 of its bytes."""
+    info = file.stat()
+    key = (str(file.resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key in _MD5_MEMO:
+        return _MD5_MEMO[key]
     digest = hashlib.md5(usedforsecurity=False)
     with open(file, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _MD5_MEMO[key] = digest.hexdigest()
+    return _MD5_MEMO[key]
 
 
 def dataset_state(agent_dir: Path, path: str, role: str = "", suite: str | None = None) -> DatasetState:
