@@ -39,9 +39,8 @@ class State:
     @cached_property
     def home(self) -> Home:
         from agentgov.core.home import Home
-        from agentgov.core.masking import build_masker
 
-        return Home(self.config.home, masker=build_masker(self.config, self.plugins))
+        return Home.configured(self.config, self.plugins)
 
     @cached_property
     def plugins(self) -> PluginManager:

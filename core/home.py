@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentgov.core.audit import AuditLog
 from agentgov.core.masking import Masker
+
+if TYPE_CHECKING:
+    from agentgov.core.config import Config
+    from agentgov.core.plugins import PluginManager
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,13 @@ class Home:
     root: Path
     # None: the built-in mask patterns (agentgov.core.masking.build_masker adds configured and plugin ones)
     masker: Masker | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def configured(cls, config: Config, plugins: PluginManager) -> Home:
+        """The home ``config`` names, whose audit log masks with the configured and plugin patterns."""
+        from agentgov.core.masking import build_masker
+
+        return cls(config.home, masker=build_masker(config, plugins))
 
     @property
     def audit_log(self) -> AuditLog:

@@ -54,13 +54,12 @@ def check(name: str, version: int, reference: str, window: str) -> dict[str, Any
     from agentgov.core.config import load_config
     from agentgov.core.errors import AgentgovError
     from agentgov.core.home import Home
-    from agentgov.core.masking import build_masker
     from agentgov.core.plugins import load_plugins
     from agentgov.evals.drift_check import check_drift
 
     config = load_config()
     plugins = load_plugins(config)
-    audit = Home(config.home, masker=build_masker(config, plugins)).audit_log
+    audit = Home.configured(config, plugins).audit_log
     try:
         done = check_drift(config, plugins, name, version=version, reference=reference, window=window, audit=audit)
     except AgentgovError as exc:

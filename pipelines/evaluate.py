@@ -58,12 +58,11 @@ def record_eval(result: EvalResult, actor: str) -> EvalResult:
     """The MLflow run and report, the audit record, then the version tag the gate reads."""
     from agentgov.core.config import load_config
     from agentgov.core.home import Home
-    from agentgov.core.masking import build_masker
     from agentgov.core.plugins import load_plugins
     from agentgov.evals.offline import record
 
     config = load_config()
-    audit = Home(config.home, masker=build_masker(config, load_plugins(config))).audit_log
+    audit = Home.configured(config, load_plugins(config)).audit_log
     return record(config, result, audit=audit, actor=actor)
 
 

@@ -9,32 +9,35 @@ status 1. Parameters are plain JSON values, so it also runs as a deployment.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from agentgov.pipelines.runtime import publish_table
 
+if TYPE_CHECKING:
+    from agentgov.core.audit import AuditLog
+    from agentgov.core.config import Config
+    from agentgov.core.plugins import PluginManager
+    from agentgov.registry.promotion import Prepared
+
 
 @task(name="evaluate-gate", cache_policy=NO_CACHE)
-def evaluate_gate(name: str, version: int, target: str, actor: str, dry_run: bool, accept: list[str], overrides: dict[str, str]) -> Any:
+def evaluate_gate(
+    config: Config, plugins: PluginManager, audit: AuditLog, name: str, version: int, target: str, actor: str,
+    dry_run: bool, accept: list[str], overrides: dict[str, str],
+) -> Prepared:
     """Run every policy guarding ``target``; unless a dry run, record the decision (audit log, then MLflow)."""
-    from agentgov.core.config import load_config
-    from agentgov.core.home import Home
-    from agentgov.core.masking import build_masker
-    from agentgov.core.plugins import load_plugins
     from agentgov.core.types import AgentRef, Stage
     from agentgov.registry.promotion import prepare
 
-    config = load_config()
-    plugins = load_plugins(config)
     return prepare(
         config,
         AgentRef(name, version=version),
         Stage.parse(target),
         actor=actor,
-        audit=Home(config.home, masker=build_masker(config, plugins)).audit_log,
+        audit=audit,
         plugins=plugins,
         accept_inconclusive=accept,
         overrides=overrides,
@@ -43,18 +46,12 @@ def evaluate_gate(name: str, version: int, target: str, actor: str, dry_run: boo
 
 
 @task(name="move-stage", cache_policy=NO_CACHE)
-def move_stage(prepared: Any) -> dict[str, Any] | None:
+def move_stage(prepared: Prepared, plugins: PluginManager, audit: AuditLog) -> dict[str, Any] | None:
     """Apply an allowed decision under the promotion lock; announce a blocked one. The plan, or ``None``."""
-    from agentgov.core.config import load_config
-    from agentgov.core.home import Home
-    from agentgov.core.masking import build_masker
-    from agentgov.core.plugins import load_plugins
     from agentgov.registry.promotion import PromotionBlocked, finish
 
-    config = load_config()
-    plugins = load_plugins(config)
     try:
-        return finish(prepared, audit=Home(config.home, masker=build_masker(config, plugins)).audit_log, plugins=plugins).to_dict()
+        return finish(prepared, audit=audit, plugins=plugins).to_dict()
     except PromotionBlocked:
         return None
 
@@ -78,10 +75,18 @@ def promote_agent(
 ) -> dict[str, Any]:
     """Promote ``name``/``version`` to ``target`` through the gate. Returns ``{"decision", "plan", "dry_run"}``."""
     from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import load_plugins
 
-    actor = actor or load_config().user
-    prepared = evaluate_gate(name, version, target, actor, dry_run, list(accept_inconclusive or []), dict(overrides or {}))
-    plan = None if dry_run else move_stage(prepared)
+    # Read from this process's environment, so a worker uses its own configuration.
+    config = load_config()
+    plugins = load_plugins(config)
+    audit = Home.configured(config, plugins).audit_log
+    prepared = evaluate_gate(
+        config, plugins, audit, name, version, target, actor or config.user, dry_run,
+        list(accept_inconclusive or []), dict(overrides or {}),
+    )
+    plan = None if dry_run else move_stage(prepared, plugins, audit)
     decision = prepared.decision
     publish_table(
         f"gate-{name}-{version}-{target}",

@@ -60,9 +60,9 @@ def package_and_register(path: str, config: Config, actor: str, allow_dirty: boo
     from agentgov.core.plugins import load_plugins
     from agentgov.registry.register import register
 
-    home = Home(config.home)
+    plugins = load_plugins(config)
     return register(
-        Path(path), config=config, audit=home.audit_log, plugins=load_plugins(config), actor=actor, allow_dirty=allow_dirty
+        Path(path), config=config, audit=Home.configured(config, plugins).audit_log, plugins=plugins, actor=actor, allow_dirty=allow_dirty
     )
 
 

@@ -178,3 +178,11 @@ def test_bad_mask_patterns_from_plugins_are_problems_naming_the_plugin(agentgov_
     assert any(p.startswith("plugin 'broken', hook agentgov_mask_patterns: mask pattern 'bad': invalid regular expression") for p in problems)
     assert any(p.startswith("plugin 'broken', hook agentgov_mask_patterns: returned tuple ('odd',)") for p in problems)
     assert any(p.startswith("plugin 'wrong', hook agentgov_mask_patterns: returned str 'SECRET'") for p in problems)
+
+
+def test_a_configured_home_masks_with_the_configured_and_the_plugin_patterns(agentgov_plugins: PluginManager) -> None:
+    Path("agentgov.toml").write_text('[masking]\npatterns = { employee-id = "EMP-[0-9]{6}" }\n')
+    agentgov_plugins.add(IbanPlugin(), "iban")
+    home = Home.configured(load_config(), agentgov_plugins)
+    home.audit_log.append(actor="a", action="x", subject="s", payload={"note": "EMP-123456 paid GB29NWBK60161331926819"})
+    assert next(home.audit_log.records()).payload == {"note": "[employee-id] paid [iban]"}
