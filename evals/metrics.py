@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentgov.policies.stats import wilson_interval
+from agentgov.core.stats import wilson_interval
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentgov.core.errors import AgentgovError
 from agentgov.evals.metrics import Outcome, Summary, summarize
-from agentgov.policies.stats import number
+from agentgov.core.stats import number
 
 if TYPE_CHECKING:
     from agentgov.core.audit import AuditLog

@@ -8,7 +8,7 @@ from typing import Any
 
 from agentgov.core import PolicyResult
 from agentgov.policies.context import PolicyContext
-from agentgov.policies.stats import number
+from agentgov.core.stats import number
 
 
 def measured(context: PolicyContext, *, criterion: str, unit: str, read: Callable[[dict], Any], what: str) -> PolicyResult:

@@ -9,7 +9,7 @@ from agentgov.core import PolicyResult, hookimpl
 from agentgov.core.hookspecs import Register
 from agentgov.core.types import Stage
 from agentgov.policies.context import PolicyContext
-from agentgov.policies.stats import number, wilson_interval
+from agentgov.core.stats import number, wilson_interval
 
 
 class ShadowAgreement:

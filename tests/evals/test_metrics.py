@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agentgov.evals.metrics import Outcome, per_class, percentile, summarize
-from agentgov.policies.stats import wilson_interval
+from agentgov.core.stats import wilson_interval
 
 
 def _outcomes(pairs: list[tuple[str, str | None]], latency: float = 1.0) -> list[Outcome]:

@@ -21,7 +21,7 @@ from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
 from agentgov.data.datasets import add_dataset
 from agentgov.evals.offline import UntrackedEvalData, evaluate
-from agentgov.policies.stats import wilson_interval
+from agentgov.core.stats import wilson_interval
 from agentgov.registry.backend import connect
 from agentgov.registry.model import TAG_EVAL
 from agentgov.registry.promotion import prepare

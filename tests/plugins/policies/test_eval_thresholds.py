@@ -1,7 +1,7 @@
 import pytest
 
 from agentgov.plugins.policies.eval_thresholds import EvalThresholds
-from agentgov.policies.stats import wilson_interval
+from agentgov.core.stats import wilson_interval
 from agentgov.policies.testing import policy_context
 from agentgov.registry.model import TAG_EVAL
 

@@ -1,4 +1,4 @@
-"""Small statistics the measuring policies share."""
+"""Small statistics that the evaluations and the measuring policies share (no heavy imports)."""
 
 from __future__ import annotations
 
