@@ -11,9 +11,17 @@ marked with :data:`hookimpl`::
 
 Hooks that register things pass a ``register`` callback rather than collecting
 return values, so agentgov owns naming, collisions and type checks, and can
-name the plugin when something it registers is wrong. Each implementation is
-called once per plugin; a hook that returns a value instead of calling
-``register`` is reported as an error naming the plugin.
+name the plugin when something it registers is wrong; a hook that returns a
+value instead of calling ``register`` is reported as an error naming the
+plugin.
+
+Hooks are called through pluggy, so its options mean what pluggy documents:
+``tryfirst``/``trylast`` order the calls (otherwise the plugin registered last
+is called first), and ``wrapper=True`` (or old-style ``hookwrapper=True``)
+wraps the other implementations and may change the result. Unlike plain
+pluggy, an implementation or wrapper that raises does not stop the others: it
+is reported as a problem naming its plugin and the hook, and the call goes on
+without it.
 """
 
 from __future__ import annotations

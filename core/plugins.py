@@ -14,7 +14,8 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -171,10 +172,6 @@ class PluginManager:
             self._pm.trace.root.setwriter(lambda message: trace_log.debug(message.rstrip()))
             self._pm.enable_tracing()
 
-    @property
-    def hook(self) -> Any:
-        return self._pm.hook
-
     # -- loading ------------------------------------------------------------
 
     def load_builtins(self, modules: Iterable[str] = DEFAULT_PLUGINS) -> None:
@@ -248,6 +245,7 @@ class PluginManager:
         except ValueError:  # pluggy refuses a name or an object registered twice
             self._fail(entry, "a plugin with this name, or this same plugin object, is already registered")
             return
+        self._guard(plugin)
         entry.plugin = plugin
         self._entries[entry.name] = entry
 
@@ -285,20 +283,23 @@ class PluginManager:
         return infos
 
     # -- calling ------------------------------------------------------------
+    #
+    # Hooks are called through pluggy (``self._pm.hook.<name>(...)``), so its
+    # order (tryfirst, trylast, the last registered first), its wrappers
+    # (``wrapper=True`` and old-style ``hookwrapper=True``) and ``firstresult``
+    # behave as pluggy documents. pluggy stops at the first exception; agentgov
+    # promises more: a plugin that raises does not stop the others, and what
+    # it gets wrong is reported naming it. So each implementation is wrapped
+    # once, when its plugin is registered, in a guard that knows the plugin
+    # (see ``_guard``); the guard also hands each plugin a ``register`` bound
+    # to it and traces the call.
 
-    def _implementations(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any], list[str]]]:
-        caller = getattr(self._pm.hook, hook_name)
-        # pluggy calls the last of get_hookimpls() first; keep its order.
-        for impl in reversed(caller.get_hookimpls()):
-            yield impl.plugin_name, impl.function, impl.argnames
-
-    def _call(self, hook_name: str, plugin: str, function: Callable[..., Any], argnames: list[str], kwargs: dict[str, Any]) -> Any:
-        started = time.perf_counter()
+    def _call(self, call: _Call, **kwargs: Any) -> Any:
+        token = _CALL.set(call)
         try:
-            return function(*(kwargs[a] for a in argnames))
+            return getattr(self._pm.hook, call.hook)(**kwargs)
         finally:
-            if self._trace:
-                trace_log.debug("%s -> %s (%.2f ms)", hook_name, plugin, (time.perf_counter() - started) * 1000)
+            _CALL.reset(token)
 
     def collect(self, kind: Kind[T]) -> dict[str, Registered[T]]:
         """Call ``kind.hook`` on every plugin and return what they registered, by name.
@@ -308,51 +309,67 @@ class PluginManager:
         plugin; the items that are right are still returned.
         """
         found: dict[str, Registered[T]] = {}
-        for plugin, function, argnames in self._implementations(kind.hook):
 
-            def register(item: Any, _plugin: str = plugin) -> None:
-                problem = kind.check(item)
-                if problem is not None:
-                    self._problem(_plugin, kind.hook, f"registered {_describe(item)}, which is not a {kind.name}: {problem}")
-                    return
-                name = item.name
-                if name in found:
-                    other = found[name].plugin
-                    self._problem(_plugin, kind.hook, f"{kind.name} name {name!r} is already registered by plugin {other!r}")
-                    return
-                found[name] = Registered(item, _plugin)
+        def accept(plugin: str, item: Any) -> None:
+            problem = kind.check(item)
+            if problem is not None:
+                self._problem(plugin, kind.hook, f"registered {_describe(item)}, which is not a {kind.name}: {problem}")
+                return
+            name = item.name
+            if name in found:
+                other = found[name].plugin
+                self._problem(plugin, kind.hook, f"{kind.name} name {name!r} is already registered by plugin {other!r}")
+                return
+            found[name] = Registered(item, plugin)
 
-            try:
-                returned = self._call(kind.hook, plugin, function, argnames, {"register": register})
-            except Exception as exc:
-                self._problem(plugin, kind.hook, f"raised {type(exc).__name__}: {exc}")
-                continue
-            if returned is not None:
-                self._problem(plugin, kind.hook, f"returned {_describe(returned)}; call register(...) for each {kind.name} instead")
+        def returned(plugin: str, value: Any) -> None:
+            if value is not None:
+                self._problem(plugin, kind.hook, f"returned {_describe(value)}; call register(...) for each {kind.name} instead")
+
+        call = _Call(kind.hook, accept=accept, returned=returned)
+        self._call(call, register=call.register_for("an unknown plugin"))
         return found
 
     def emit(self, event: Any) -> None:
         """Deliver a lifecycle event to every plugin; one that raises is logged, not fatal."""
-        for plugin, function, argnames in self._implementations("agentgov_on_event"):
-            try:
-                self._call("agentgov_on_event", plugin, function, argnames, {"event": event})
-            except Exception as exc:
-                self._problem(plugin, "agentgov_on_event", f"raised {type(exc).__name__}: {exc}")
+        self._call(_Call("agentgov_on_event"), event=event)
 
     def mask_patterns(self, *, taken: Collection[str] = ()) -> list[tuple[str, str, str]]:
-        """``(plugin, name, regex)`` from every ``agentgov_mask_patterns``; bad ones become problems."""
+        """``(plugin, name, regex)`` from every ``agentgov_mask_patterns``; bad ones become problems.
+
+        What the hook call returns is read after every wrapper has seen it, so
+        a wrapper may add or drop patterns; each value is credited to the
+        plugin that returned it, or to the wrapper that put it there.
+        """
+        hook = "agentgov_mask_patterns"
+        owners: list[tuple[Any, str]] = []
+
+        def owner(value: Any) -> str:
+            return next((plugin for v, plugin in owners if v is value), "an unknown plugin")
+
+        def returned(plugin: str, value: Any) -> Any:
+            if value is None:
+                self._problem(plugin, hook, "returned None; return {name: regex} or [(name, regex), ...]")
+            else:
+                owners.append((value, plugin))
+            return value
+
+        def changed(plugin: str, result: Any) -> None:
+            if not isinstance(result, list):
+                self._problem(plugin, hook, f"wrapper returned {_describe(result)}; return the list of results it was given, changed or not")
+                return
+            for value in result:
+                if not any(v is value for v, _ in owners):
+                    owners.append((value, plugin))
+
+        results = self._call(_Call(hook, returned=returned, changed=changed))
         found: list[tuple[str, str, str]] = []
         names = set(taken)
-        hook = "agentgov_mask_patterns"
-        for plugin, function, argnames in self._implementations(hook):
-            try:
-                returned = self._call(hook, plugin, function, argnames, {})
-            except Exception as exc:
-                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
-                continue
-            pairs = returned.items() if isinstance(returned, Mapping) else returned
-            if returned is None or isinstance(returned, str) or not isinstance(pairs, Iterable):
-                self._problem(plugin, hook, f"returned {_describe(returned)}; return {{name: regex}} or [(name, regex), ...]")
+        for returned_value in results if isinstance(results, list) else ():
+            plugin = owner(returned_value)
+            pairs = returned_value.items() if isinstance(returned_value, Mapping) else returned_value
+            if isinstance(returned_value, str) or not isinstance(pairs, Iterable):
+                self._problem(plugin, hook, f"returned {_describe(returned_value)}; return {{name: regex}} or [(name, regex), ...]")
                 continue
             for pair in pairs:
                 if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
@@ -372,6 +389,89 @@ class PluginManager:
                 found.append((plugin, name, regex))
         return found
 
+    # -- guarding each implementation -----------------------------------------
+
+    def _guard(self, plugin: object) -> None:
+        """Wrap each of ``plugin``'s hook implementations, once, in a guard naming it."""
+        for caller in self._pm.get_hookcallers(plugin) or ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    guard = self._guard_wrapper if impl.wrapper or impl.hookwrapper else self._guard_plain
+                    impl.function = guard(caller.name, impl)  # type: ignore[misc]  # pluggy marks it Final
+
+    def _guard_plain(self, hook: str, impl: pluggy.HookImpl) -> Callable[..., Any]:
+        plugin, function, bind = impl.plugin_name, impl.function, _binder(impl)
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            call = _current(hook)
+            args, kwargs = bind(call, plugin, args, kwargs)
+            started = time.perf_counter()
+            try:
+                value = function(*args, **kwargs)
+            except Exception as exc:
+                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+                return None
+            finally:
+                self._traced(hook, plugin, time.perf_counter() - started)
+            return value if call is None else call.returned(plugin, value)
+
+        return guarded
+
+    def _guard_wrapper(self, hook: str, impl: pluggy.HookImpl) -> Callable[..., Any]:
+        """A wrapper's guard is itself a generator: pluggy drives it, and it drives the plugin's.
+
+        A wrapper that raises, does not yield or yields twice is reported and
+        leaves the result as it found it; the implementations it wraps run
+        regardless.
+        """
+        plugin, function, bind = impl.plugin_name, impl.function, _binder(impl)
+
+        def guarded(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+            call = _current(hook)
+            args, kwargs = bind(call, plugin, args, kwargs)
+            spent = 0.0
+            started = time.perf_counter()
+            try:
+                generator = function(*args, **kwargs)
+                next(generator)
+            except StopIteration:
+                self._problem(plugin, hook, "wrapper did not yield")
+                generator = None
+            except Exception as exc:
+                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+                generator = None
+            spent += time.perf_counter() - started
+            if generator is None:
+                self._traced(hook, plugin, spent, "wrapper")
+                return (yield)
+            try:
+                received = yield
+            except BaseException:  # only pluggy's own errors and interrupts get here: the implementations are guarded
+                generator.close()
+                raise
+            started = time.perf_counter()
+            try:
+                generator.send(received)
+            except StopIteration as stop:
+                if call is not None and stop.value is not received:
+                    call.changed(plugin, stop.value)
+                return stop.value
+            except Exception as exc:
+                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+                return received
+            else:
+                generator.close()
+                self._problem(plugin, hook, "wrapper has a second yield")
+                return received
+            finally:
+                self._traced(hook, plugin, spent + time.perf_counter() - started, "wrapper")
+
+        return guarded
+
+    def _traced(self, hook: str, plugin: str, seconds: float, what: str = "") -> None:
+        if self._trace:
+            trace_log.debug("%s -> %s (%s%.2f ms)", hook, plugin, f"{what}, " if what else "", seconds * 1000)
+
     def _problem(self, plugin: str, hook: str, message: str) -> None:
         entry = self._entries.get(plugin)
         problem = PluginProblem(plugin, message, entry.distribution if entry else None, hook)
@@ -379,6 +479,60 @@ class PluginManager:
             entry.problems.append(f"{hook}: {message}")
         self.problems.append(problem)
         log.warning("%s", problem)
+
+
+@dataclass
+class _Call:
+    """One hook call the manager makes: where registered items and return values go.
+
+    ``accept(plugin, item)`` receives what each plugin passes to ``register``;
+    ``returned(plugin, value)`` sees each plain implementation's return value
+    and says what pluggy collects in its place; ``changed(plugin, result)``
+    hears of a wrapper that replaced the result.
+    """
+
+    hook: str
+    accept: Callable[[str, Any], None] | None = None
+    returned: Callable[[str, Any], Any] = lambda plugin, value: value
+    changed: Callable[[str, Any], None] = lambda plugin, result: None
+
+    def register_for(self, plugin: str) -> Callable[[Any], None]:
+        accept = self.accept
+        if accept is None:
+            raise TypeError(f"{self.hook} takes no register callback")
+
+        def register(item: Any) -> None:
+            accept(plugin, item)
+
+        return register
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("agentgov_hook_call", default=None)
+
+
+def _current(hook: str) -> _Call | None:
+    """The manager's call of ``hook`` in progress, or ``None`` (someone called pluggy directly)."""
+    call = _CALL.get()
+    return call if call is not None and call.hook == hook else None
+
+
+Binder = Callable[[_Call | None, str, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+def _binder(impl: pluggy.HookImpl) -> Binder:
+    """Replaces the shared ``register`` argument with one that credits ``impl``'s plugin."""
+    position = impl.argnames.index("register") if "register" in impl.argnames else None
+
+    def bind(call: _Call | None, plugin: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if call is None or call.accept is None:
+            return args, kwargs
+        if position is not None:
+            return (*args[:position], call.register_for(plugin), *args[position + 1 :]), kwargs
+        if "register" in kwargs:
+            return args, {**kwargs, "register": call.register_for(plugin)}
+        return args, kwargs
+
+    return bind
 
 
 def builtin_name(module_name: str) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,13 +270,20 @@ def test_tracing_logs_every_hook_call_at_debug(
     manager.load_builtins()
     recorder = Recorder()
     manager.register(recorder, "recorder")
+
+    class Timing:
+        @hookimpl(wrapper=True)
+        def agentgov_on_event(self, event: Event):  # type: ignore[no-untyped-def]
+            return (yield)
+
+    manager.register(Timing(), "timing")
     with caplog.at_level(logging.DEBUG, logger="agentgov.plugins.trace"):
         manager.emit(_event())
-        manager.hook.agentgov_on_event(event=_event())
     messages = [r.getMessage() for r in caplog.records if r.name == "agentgov.plugins.trace"]
     assert any(m.startswith("agentgov_on_event -> recorder (") for m in messages)
+    assert any(m.startswith("agentgov_on_event -> timing (wrapper, ") for m in messages)
     assert any(m.startswith("agentgov_on_event -> log-events (") for m in messages)
-    assert any("agentgov_on_event [hook]" in m for m in messages)  # pluggy's own trace of hook.* calls
+    assert any("agentgov_on_event [hook]" in m for m in messages)  # pluggy's own trace: emit calls through pluggy
 
 
 def test_tracing_is_off_by_default(agentgov_plugins: PluginManager, caplog: pytest.LogCaptureFixture) -> None:
@@ -288,3 +296,152 @@ def test_two_plugins_cannot_share_a_name(agentgov_plugins: PluginManager) -> Non
     agentgov_plugins.add(Recorder(), "recorder")
     with pytest.raises(PluginError, match=r"plugin 'recorder': a plugin with this name.*is already registered"):
         agentgov_plugins.add(Recorder(), "recorder")
+
+
+# -- hooks are called through pluggy: order, wrappers, and isolation per plugin --
+
+
+def test_tryfirst_and_trylast_order_the_calls_as_pluggy_documents(agentgov_plugins: PluginManager) -> None:
+    calls: list[str] = []
+
+    def plugin(name: str, **opts: bool) -> object:
+        class Plugin:
+            @hookimpl(**opts)
+            def agentgov_on_event(self, event: Event) -> None:
+                calls.append(name)
+
+            @hookimpl(**opts)
+            def agentgov_register_policies(self, register: Callable[[object], None]) -> None:
+                register(Policy("contested", description=f"from {name}"))
+
+        return Plugin()
+
+    agentgov_plugins.add(plugin("last", trylast=True), "last")
+    agentgov_plugins.add(plugin("first", tryfirst=True), "first")
+    agentgov_plugins.add(plugin("plain-1"), "plain-1")
+    agentgov_plugins.add(plugin("plain-2"), "plain-2")  # registered later, so called before plain-1
+    agentgov_plugins.emit(_event())
+    assert calls == ["first", "plain-2", "plain-1", "last"]
+    found = agentgov_plugins.collect(POLICIES)
+    assert found["contested"].plugin == "first"  # the first caller's name wins; the others are told
+    assert sorted(p.plugin for p in agentgov_plugins.problems) == ["last", "plain-1", "plain-2"]
+
+
+def test_a_wrapper_runs_around_the_other_registrations_and_sees_the_result(agentgov_plugins: PluginManager) -> None:
+    calls: list[str] = []
+
+    class Audit:
+        @hookimpl(wrapper=True)
+        def agentgov_register_policies(self, register: Callable[[object], None]):  # type: ignore[no-untyped-def]
+            calls.append("audit: before")
+            result = yield
+            calls.append(f"audit: after, result {result!r}")
+            register(Policy("audit-registered-last"))
+            return result
+
+    class Plain:
+        @hookimpl
+        def agentgov_register_policies(self, register: Callable[[object], None]) -> None:
+            calls.append("plain")
+            register(Policy("plain-policy"))
+
+    class Crashy:
+        @hookimpl
+        def agentgov_register_policies(self, register: Callable[[object], None]) -> None:
+            calls.append("crashy")
+            raise RuntimeError("boom")
+
+    agentgov_plugins.add(Audit(), "audit")
+    agentgov_plugins.add(Plain(), "plain")
+    agentgov_plugins.add(Crashy(), "crashy")
+    found = agentgov_plugins.collect(POLICIES)
+    assert calls == ["audit: before", "crashy", "plain", "audit: after, result []"]
+    assert (found["plain-policy"].plugin, found["audit-registered-last"].plugin) == ("plain", "audit")
+    assert [str(p) for p in agentgov_plugins.problems] == ["plugin 'crashy', hook agentgov_register_policies: raised RuntimeError: boom"]
+
+
+def test_a_wrapper_can_adjust_the_result_and_what_it_adds_is_credited_to_it(agentgov_plugins: PluginManager) -> None:
+    class Allow:
+        @hookimpl
+        def agentgov_mask_patterns(self) -> dict[str, str]:
+            return {"ticket": r"TICKET-\d+"}
+
+    class Other:
+        @hookimpl
+        def agentgov_mask_patterns(self) -> dict[str, str]:
+            return {"badge": r"BADGE-\d+"}
+
+    class Curator:
+        """Drops every other plugin's ``badge`` pattern and adds one of its own, which is invalid."""
+
+        @hookimpl(wrapper=True)
+        def agentgov_mask_patterns(self):  # type: ignore[no-untyped-def]
+            results = yield
+            return [r for r in results if "badge" not in r] + [{"broken": "("}]
+
+    agentgov_plugins.add(Allow(), "allow")
+    agentgov_plugins.add(Other(), "other")
+    agentgov_plugins.add(Curator(), "curator")
+    found = agentgov_plugins.mask_patterns()
+    assert found == [("allow", "ticket", r"TICKET-\d+")]
+    [problem] = agentgov_plugins.problems
+    assert str(problem).startswith("plugin 'curator', hook agentgov_mask_patterns: mask pattern 'broken': invalid regular expression")
+
+
+def test_an_old_style_hookwrapper_gets_the_outcome(agentgov_plugins: PluginManager) -> None:
+    seen: list[object] = []
+
+    class Timing:
+        @hookimpl(hookwrapper=True)
+        def agentgov_on_event(self, event: Event):  # type: ignore[no-untyped-def]
+            outcome = yield
+            seen.append(outcome.get_result())
+
+    recorder = Recorder()
+    agentgov_plugins.add(Timing(), "timing")
+    agentgov_plugins.add(recorder, "recorder")
+    agentgov_plugins.emit(_event())
+    assert len(recorder.events) == 1
+    assert seen == [[]]
+    assert agentgov_plugins.problems == []
+
+
+def _raises_before(event: Event):  # type: ignore[no-untyped-def]
+    raise ValueError("before")
+    yield
+
+
+def _raises_after(event: Event):  # type: ignore[no-untyped-def]
+    yield
+    raise ValueError("after")
+
+
+def _yields_twice(event: Event):  # type: ignore[no-untyped-def]
+    yield
+    yield
+
+
+def _never_yields(event: Event):  # type: ignore[no-untyped-def]
+    if False:
+        yield
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "message"),
+    [
+        (_raises_before, "raised ValueError: before"),
+        (_raises_after, "raised ValueError: after"),
+        (_yields_twice, "wrapper has a second yield"),
+        (_never_yields, "wrapper did not yield"),
+    ],
+)
+def test_a_broken_wrapper_is_reported_and_the_others_still_run(
+    agentgov_plugins: PluginManager, wrapper: Callable[..., object], message: str
+) -> None:
+    broken = types.SimpleNamespace(agentgov_on_event=hookimpl(wrapper=True)(wrapper))
+    recorder = Recorder()
+    agentgov_plugins.add(recorder, "recorder")
+    agentgov_plugins.add(broken, "broken")
+    agentgov_plugins.emit(_event())
+    assert len(recorder.events) == 1
+    assert [str(p) for p in agentgov_plugins.problems] == [f"plugin 'broken', hook agentgov_on_event: {message}"]
