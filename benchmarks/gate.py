@@ -109,10 +109,10 @@ def flow_overhead(repeat: int, with_server: bool) -> list[tuple[str, float]]:
     from agentgov.core.plugins import load_plugins
     from agentgov.core.types import AgentRef, Stage
     from agentgov.pipelines.promote import promote_agent
+    from agentgov.pipelines.promotion import prepare
+    from agentgov.pipelines.registration import register
     from agentgov.pipelines.runtime import run_flow
     from agentgov.registry.backend import connect
-    from agentgov.registry.promotion import prepare
-    from agentgov.registry.register import register
 
     shutil.copytree(EXAMPLE, "agent")
     Path("agentgov.toml").write_text("".join(f"[stages.production.policies.{name}]\n" for name in BUILT_IN))

@@ -100,9 +100,9 @@ def _measure(backend: str, size: int, work: Path, config, home, plugins, client,
     import mlflow
 
     from agentgov.core.types import AgentRef, Stage
+    from agentgov.pipelines.promotion import promote
+    from agentgov.pipelines.registration import register
     from agentgov.registry.backend import quiet
-    from agentgov.registry.promotion import promote
-    from agentgov.registry.register import register
     from agentgov.registry.store import versions
 
     agent = work / f"agent-{size}"

@@ -94,7 +94,7 @@ def policies_explain(state: State, name: str, version: int, target: str, as_json
     The last recorded decision for that stage is shown too, when there is one.
     """
     from agentgov.core.types import AgentRef, Stage
-    from agentgov.registry.promotion import prepare
+    from agentgov.pipelines.promotion import prepare
 
     stage = Stage.parse(target)
     ref = AgentRef(name, version=version)

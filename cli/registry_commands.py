@@ -202,7 +202,7 @@ def promote(
     """
     from agentgov.cli.policy_commands import print_decision
     from agentgov.core.types import AgentRef, Stage
-    from agentgov.registry.promotion import PromotionBlocked
+    from agentgov.pipelines.promotion import PromotionBlocked
 
     stage = Stage.parse(target)
     parsed = _overrides(overrides)
@@ -260,15 +260,17 @@ def _overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.pass_obj
 def rollback(state: State, name: str, as_json: bool) -> None:
     """Put the previous production version of NAME back in production, in one step."""
-    from agentgov.registry.promotion import rollback as rollback_agent
+    from agentgov.pipelines.promote import rollback_agent
+    from agentgov.pipelines.runtime import run_flow
 
     with status(f"Rolling back {name}", quiet=as_json):
-        plan, decision = rollback_agent(state.config, name, actor=state.config.user, audit=state.home.audit_log, plugins=state.plugins)
+        outcome = run_flow(rollback_agent, config=state.config, console=state.debug, name=name, actor=state.config.user)
+    plan, decision = outcome["plan"], outcome["decision"]
     if as_json:
-        print_json({"plan": plan.to_dict(), "decision": decision.to_dict()})
+        print_json({"plan": plan, "decision": decision})
         return
-    archived = [v for v, s in plan.stage_updates.items() if s.value == "archived"]
-    say(f"{name}: production is v{plan.version} again" + (f"; v{archived[0]} archived" if archived else "") + f" (decision {decision.id})")
+    archived = [v for v, s in plan["stage_updates"].items() if s == "archived"]
+    say(f"{name}: production is v{plan['version']} again" + (f"; v{archived[0]} archived" if archived else "") + f" (decision {decision['id']})")
 
 
 @click.command()

@@ -1,12 +1,14 @@
 """Offline task evaluation: run a registered agent version over its labeled eval set, and record how it did.
 
-Three steps, each usable alone (the ``evaluate-agent`` flow makes each a task):
+Three steps, each usable alone (:mod:`agentgov.pipelines.evaluate` runs them,
+and its ``evaluate-agent`` flow makes each a task):
 
-1. :func:`load_eval_set` finds the eval file (the registered manifest's dataset
-   with role ``eval``, under the agent folder, or a path), refuses one whose md5
-   is not what the version's lineage recorded for it (the score would describe
-   other data than the version was registered with), and splits each row into a
-   request (the row minus the label column) and the expected answer.
+1. :func:`locate` finds the eval file (the registered manifest's dataset with
+   role ``eval``, under the agent folder, or a path), :func:`check_tracked`
+   refuses one whose md5 is not what the version's lineage recorded for it (the
+   score would describe other data than the version was registered with), and
+   :func:`split_rows` splits each row into a request (the row minus the label
+   column) and the expected answer.
 2. :func:`run_eval` calls the agent on every request, in a thread pool when
    ``workers > 1``; an exception or a response without the answer field is an
    error outcome, never a crash of the eval.
@@ -28,13 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentgov.core.errors import AgentgovError
-from agentgov.evals.metrics import Outcome, Summary, summarize
 from agentgov.core.stats import number
+from agentgov.evals.metrics import Outcome, Summary, summarize
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from agentgov.core.audit import AuditLog
     from agentgov.core.config import Config
-    from agentgov.core.types import AgentRef
     from agentgov.registry.model import AgentVersion
 
 EVAL_ROLE = "eval"
@@ -191,13 +194,8 @@ def locate(version: AgentVersion, dataset: str, agent_dir: Path) -> tuple[Path, 
     return file, name
 
 
-def check_tracked(version: AgentVersion, file: Path, path: str, *, allow_untracked: bool) -> EvalData:
-    """Compare ``file`` with the md5 the version's lineage recorded for ``path``; refuse a mismatch unless allowed."""
-    from agentgov.data.versioning import file_md5
-
-    if not file.is_file():
-        raise EvalError(f"{file}: {'is a folder' if file.is_dir() else 'no such file'}")
-    md5 = file_md5(file)
+def check_tracked(version: AgentVersion, file: Path, path: str, md5: str, *, allow_untracked: bool) -> EvalData:
+    """Compare the ``md5`` of ``file`` with what the version's lineage recorded for ``path``; refuse a mismatch unless allowed."""
     lineage = version.lineage
     recorded = lineage.get(f"dataset.{path}")
     if recorded in ("untracked", "unreadable") or lineage.get(f"dataset_state.{path}") == "modified":
@@ -218,23 +216,8 @@ def check_tracked(version: AgentVersion, file: Path, path: str, *, allow_untrack
     return EvalData(file, path, md5, recorded, tracked)
 
 
-def load_eval_set(
-    config: Config,
-    ref: AgentRef,
-    *,
-    dataset: str = EVAL_ROLE,
-    agent_dir: Path | None = None,
-    label_column: str = DEFAULT_LABEL,
-    allow_untracked: bool = False,
-) -> EvalSet:
-    """The version, its checked eval file, and the rows split into requests and expected answers."""
-    from agentgov.data.readers import read_dataset
-    from agentgov.registry.backend import connect
-    from agentgov.registry.store import get
-
-    version = get(connect(config), ref)
-    data = check_tracked(version, *locate(version, dataset, agent_dir or Path.cwd()), allow_untracked=allow_untracked)
-    frame = read_dataset(data.file)
+def split_rows(version: AgentVersion, data: EvalData, frame: pd.DataFrame, label_column: str) -> EvalSet:
+    """The eval rows split into requests (the row minus the label column) and expected answers."""
     if label_column not in frame.columns:
         raise EvalError(f"{data.file}: no label column '{label_column}' (columns: {', '.join(map(str, frame.columns[:12]))}); pass --label-column")
     frame = frame.astype(object).where(frame.notna(), None)
@@ -358,29 +341,3 @@ def record(config: Config, result: EvalResult, *, audit: AuditLog, actor: str) -
     with mlflow_errors(f"tagging {subject} with its eval"), quiet():
         client.set_model_version_tag(result.agent, str(result.version), TAG_EVAL, json.dumps(tag, separators=(",", ":")))
     return recorded
-
-
-def evaluate(
-    config: Config,
-    ref: AgentRef,
-    *,
-    audit: AuditLog,
-    actor: str,
-    dataset: str = EVAL_ROLE,
-    agent_dir: Path | None = None,
-    label_column: str = DEFAULT_LABEL,
-    response_field: str = DEFAULT_RESPONSE_FIELD,
-    workers: int = 1,
-    allow_untracked: bool = False,
-    on_done: Callable[[], object] | None = None,
-) -> EvalResult:
-    """Load, run and record in one call (what the flow does task by task)."""
-    from agentgov.registry.loading import load_agent
-
-    eval_set = load_eval_set(config, ref, dataset=dataset, agent_dir=agent_dir, label_column=label_column, allow_untracked=allow_untracked)
-    agent = load_agent(eval_set.version.ref, config)
-    start = time.perf_counter()
-    outcomes = run_eval(agent.act, eval_set, response_field=response_field, workers=workers, on_done=on_done)
-    result = build_result(eval_set, outcomes, response_field=response_field, workers=workers, duration_s=time.perf_counter() - start)
-    return record(config, result, audit=audit, actor=actor)
-

@@ -1,6 +1,6 @@
 """The ``evaluate-agent`` flow: check the eval data, run the agent over it, record the results.
 
-Each task is a thin call into :mod:`agentgov.evals.offline`; the flow adds a
+Each task is one step of :mod:`agentgov.pipelines.evaluation`; the flow adds a
 task run per step in the Prefect UI and a summary artifact (success with its
 interval, errors, latency, cost, and precision and recall per class).
 Parameters are plain JSON values, so it also runs as a deployment; the
@@ -10,7 +10,6 @@ progress bar (``progress=True``) is drawn on stderr by the process running it.
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ def check_eval_data(name: str, version: int, dataset: str, agent_dir: str, label
     """Find the eval file, refuse it unless it is what the version's lineage recorded, split the rows."""
     from agentgov.core.config import load_config
     from agentgov.core.types import AgentRef
-    from agentgov.evals.offline import load_eval_set
+    from agentgov.pipelines.evaluation import load_eval_set
 
     return load_eval_set(
         load_config(), AgentRef(name, version=version), dataset=dataset, agent_dir=Path(agent_dir),
@@ -43,14 +42,10 @@ def check_eval_data(name: str, version: int, dataset: str, agent_dir: str, label
 def run_agent(eval_set: EvalSet, response_field: str, workers: int, progress: bool) -> EvalResult:
     """Load the registered version and call it on every row (in parallel with ``workers > 1``)."""
     from agentgov.core.config import load_config
-    from agentgov.evals.offline import build_result, run_eval
-    from agentgov.registry.loading import load_agent
+    from agentgov.pipelines.evaluation import run
 
-    agent = load_agent(eval_set.version.ref, load_config())
-    start = time.perf_counter()
     with progress_bar(f"eval {eval_set.version.ref}", len(eval_set.requests), enabled=progress) as advance:
-        outcomes = run_eval(agent.act, eval_set, response_field=response_field, workers=workers, on_done=advance)
-    return build_result(eval_set, outcomes, response_field=response_field, workers=workers, duration_s=time.perf_counter() - start)
+        return run(load_config(), eval_set, response_field=response_field, workers=workers, on_done=advance)
 
 
 @task(name="record-eval", cache_policy=NO_CACHE)

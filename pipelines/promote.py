@@ -1,6 +1,6 @@
 """The ``promote-agent`` flow: evaluate the gate, record the decision, move the stage.
 
-The flow adds orchestration to :mod:`agentgov.registry.promotion`: a task run
+The flow adds orchestration to :mod:`agentgov.pipelines.promotion`: a task run
 for the gate and one for the stage change in the Prefect UI, and a summary
 artifact (each policy's verdict and why). A blocked or waiting promotion is a
 completed flow run whose result says so; the command line turns it into exit
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from agentgov.core.audit import AuditLog
     from agentgov.core.config import Config
     from agentgov.core.plugins import PluginManager
-    from agentgov.registry.promotion import Prepared
+    from agentgov.pipelines.promotion import Prepared
 
 
 @task(name="evaluate-gate", cache_policy=NO_CACHE)
@@ -30,7 +30,7 @@ def evaluate_gate(
 ) -> Prepared:
     """Run every policy guarding ``target``; unless a dry run, record the decision (audit log, then MLflow)."""
     from agentgov.core.types import AgentRef, Stage
-    from agentgov.registry.promotion import prepare
+    from agentgov.pipelines.promotion import prepare
 
     return prepare(
         config,
@@ -48,7 +48,7 @@ def evaluate_gate(
 @task(name="move-stage", cache_policy=NO_CACHE)
 def move_stage(prepared: Prepared, plugins: PluginManager, audit: AuditLog) -> dict[str, Any] | None:
     """Apply an allowed decision under the promotion lock; announce a blocked one. The plan, or ``None``."""
-    from agentgov.registry.promotion import PromotionBlocked, finish
+    from agentgov.pipelines.promotion import PromotionBlocked, finish
 
     try:
         return finish(prepared, audit=audit, plugins=plugins).to_dict()
@@ -97,3 +97,33 @@ def promote_agent(
         description=decision.summary,
     )
     return {"decision": decision.to_dict(), "plan": plan, "dry_run": dry_run}
+
+
+@task(name="roll-back", cache_policy=NO_CACHE)
+def roll_back(config: Config, plugins: PluginManager, audit: AuditLog, name: str, actor: str) -> dict[str, Any]:
+    """Record the (ungated) rollback decision and put previous-production back in production."""
+    from agentgov.pipelines.promotion import rollback
+
+    plan, decision = rollback(config, name, actor=actor, audit=audit, plugins=plugins)
+    return {"plan": plan.to_dict(), "decision": decision.to_dict()}
+
+
+@flow(name="rollback-agent", flow_run_name="rollback {name}", log_prints=False)
+def rollback_agent(name: str, actor: str | None = None) -> dict[str, Any]:
+    """Put ``previous-production`` of ``name`` back in production. Returns ``{"plan", "decision"}``."""
+    from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import load_plugins
+
+    config = load_config()
+    plugins = load_plugins(config)
+    outcome = roll_back(config, plugins, Home.configured(config, plugins).audit_log, name, actor or config.user)
+    decision = outcome["decision"]
+    publish_table(
+        f"rollback-{name}",
+        f"{name}: production is v{outcome['plan']['version']} again",
+        ("What", "Value"),
+        [("decision", decision["id"]), ("why", decision["summary"]), ("by", decision["actor"])],
+        description=decision["summary"],
+    )
+    return outcome

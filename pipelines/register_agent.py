@@ -1,7 +1,7 @@
-"""The ``register-agent`` flow: check the manifest and the data, package and register, summarise.
+"""The ``register-agent`` flow: check the manifest and the data, validate it, package and register, summarise.
 
-Every task is a thin call into an engine (``agentgov.registry``,
-``agentgov.data``); the flow adds orchestration: a task run per step in the
+Every task is one step of :mod:`agentgov.pipelines.registration`, each done
+once; the flow adds orchestration: a task run per step in the
 Prefect UI, retries where a failure is transient, and a summary artifact.
 Parameters are plain JSON values, so the flow also runs as a deployment on a
 worker, which reads its agentgov configuration from its own environment.
@@ -15,36 +15,33 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from agentgov.pipelines import registration
 from agentgov.pipelines.runtime import TRANSIENT, publish_table, retry_on
 
 if TYPE_CHECKING:
     from agentgov.core.config import Config
+    from agentgov.data.validation import ValidationReport
     from agentgov.data.versioning import DatasetState
     from agentgov.registry.manifest import Manifest
     from agentgov.registry.model import AgentVersion
 
 
 @task(name="check-manifest", cache_policy=NO_CACHE)
-def check_manifest(path: str) -> Manifest:
+def check_manifest(path: str) -> tuple[Path, Manifest]:
     """Load and validate ``agent.yaml``; a bad manifest is the user's to fix, never retried."""
-    from agentgov.registry.manifest import load_manifest
-    from agentgov.registry.register import manifest_path_of
-
-    return load_manifest(manifest_path_of(Path(path)).resolve())
+    return registration.check_manifest(Path(path))
 
 
 @task(name="check-datasets", cache_policy=NO_CACHE)
-def check_datasets(path: str, manifest: Manifest, allow_dirty: bool) -> tuple[DatasetState, ...]:
+def check_datasets(manifest_path: Path, manifest: Manifest, allow_dirty: bool) -> tuple[DatasetState, ...]:
     """Compare every dataset with what DVC tracks; refuse a dirty one unless ``allow_dirty``."""
-    from agentgov.data.datasets import refuse_dirty
-    from agentgov.data.versioning import dataset_states
-    from agentgov.registry.register import manifest_path_of
+    return registration.check_datasets(manifest_path.parent, manifest, allow_dirty=allow_dirty)
 
-    agent_dir = manifest_path_of(Path(path)).resolve().parent
-    states = dataset_states(agent_dir, manifest.datasets)
-    if not allow_dirty:
-        refuse_dirty(states, agent_dir)
-    return states
+
+@task(name="validate-data", cache_policy=NO_CACHE)
+def validate_data(manifest_path: Path, manifest: Manifest, config: Config) -> ValidationReport | None:
+    """Check the datasets that name a Great Expectations suite (a failure is evidence for the gate)."""
+    return registration.validate_datasets(manifest_path.parent, manifest, config)
 
 
 @task(
@@ -54,15 +51,18 @@ def check_datasets(path: str, manifest: Manifest, allow_dirty: bool) -> tuple[Da
     retry_delay_seconds=[2, 8],
     retry_condition_fn=retry_on(TRANSIENT),
 )
-def package_and_register(path: str, config: Config, actor: str, allow_dirty: bool) -> AgentVersion:
-    """Package the agent from code and create the version (validating datasets that name a suite)."""
+def package_and_register(
+    manifest_path: Path, manifest: Manifest, states: tuple[DatasetState, ...], validation: ValidationReport | None,
+    config: Config, actor: str,
+) -> AgentVersion:
+    """Package the agent from code and create the version with its lineage and validation report."""
     from agentgov.core.home import Home
     from agentgov.core.plugins import load_plugins
-    from agentgov.registry.register import register
 
     plugins = load_plugins(config)
-    return register(
-        Path(path), config=config, audit=Home.configured(config, plugins).audit_log, plugins=plugins, actor=actor, allow_dirty=allow_dirty
+    return registration.package_and_record(
+        manifest_path, manifest, states, validation,
+        config=config, audit=Home.configured(config, plugins).audit_log, plugins=plugins, actor=actor,
     )
 
 
@@ -93,9 +93,10 @@ def register_agent(path: str, allow_dirty: bool = False, actor: str | None = Non
     from agentgov.core.config import load_config
 
     config = load_config()
-    manifest = check_manifest(path)
-    states = check_datasets(path, manifest, allow_dirty)
-    version = package_and_register(path, config, actor or config.user, allow_dirty)
+    manifest_path, manifest = check_manifest(path)
+    states = check_datasets(manifest_path, manifest, allow_dirty)
+    validation = validate_data(manifest_path, manifest, config)
+    version = package_and_register(manifest_path, manifest, states, validation, config, actor or config.user)
     publish_table(
         f"register-{version.name}",
         f"Registered {version.ref}",

@@ -1,20 +1,21 @@
-"""Promotion and rollback: ask the gate, record its decision, then change the stage.
+"""Promotion and rollback in the registry: record a decision, then change the stage.
 
 The order is the point: the decision goes to the audit log, then onto the
 MLflow version (a JSON artifact and a tag), and only an allowing decision
-moves an alias. A dry run asks the gate and records nothing.
+moves an alias. Asking the gate for that decision is the orchestration's job
+(:mod:`agentgov.pipelines.promotion`); a rollback is not gated.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentgov.core.config import Config
 from agentgov.core.errors import AgentgovError
-from agentgov.core.types import AgentRef, Decision, Event, EventKind, Outcome, Stage, utcnow
+from agentgov.core.types import AgentRef, Decision, Event, EventKind, Outcome, Stage
 from agentgov.registry import stages
 from agentgov.registry.backend import connect, quiet
 from agentgov.registry.errors import StageChangeRefused
@@ -54,36 +55,12 @@ class Prepared:
     recorded: bool = field(default=False)
 
 
-def prepare(
-    config: Config,
-    ref: AgentRef,
-    target: Stage,
-    *,
-    actor: str,
-    audit: AuditLog,
-    plugins: PluginManager,
-    accept_inconclusive: Sequence[str] = (),
-    overrides: Mapping[str, str] | None = None,
-    dry_run: bool = False,
-) -> Prepared:
-    """Read the current stages, plan the move and ask the gate.
-
-    Unless ``dry_run``, the decision is recorded before this returns.
-    """
-    from agentgov.policies.context import GateRequest, RegistryEvidence
-    from agentgov.policies.gate import decide
-
-    client = connect(config)
+def plan(client: Any, ref: AgentRef, target: Stage) -> tuple[AgentVersion, stages.StagePlan]:
+    """The version to move and the move, from the stages as they are now."""
     if ref.version is None:
         raise StageChangeRefused(f"name the version to promote: {ref.name} VERSION")
     version = get(client, ref)
-    plan = stages.plan_promotion(version, target, aliases(client, ref.name))
-    accepting = _acceptances(version, accept_inconclusive, actor, audit=None if dry_run else audit)
-    request = GateRequest(ref, target, actor, utcnow(), dict(overrides or {}))
-    decision = decide(config, plugins, request, RegistryEvidence(config, client, audit, ref, version), accept_inconclusive=accepting)
-    if not dry_run:
-        record(client, version, decision, audit)
-    return Prepared(client, plan, decision, version, recorded=not dry_run)
+    return version, stages.plan_promotion(version, target, aliases(client, ref.name))
 
 
 def record(client: Any, version: AgentVersion, decision: Decision, audit: AuditLog) -> None:
@@ -98,7 +75,7 @@ def record(client: Any, version: AgentVersion, decision: Decision, audit: AuditL
         client.set_model_version_tag(version.name, str(version.version), f"{TAG_GATE}{decision.target.value}", json.dumps(brief))
 
 
-def _acceptances(version: AgentVersion, policies: Sequence[str], actor: str, *, audit: AuditLog | None) -> dict[str, str]:
+def acceptances(version: AgentVersion, policies: Sequence[str], actor: str, *, audit: AuditLog | None) -> dict[str, str]:
     if not policies:
         return {}
     registrant = version.lineage.get("registered_by")
@@ -110,23 +87,6 @@ def _acceptances(version: AgentVersion, policies: Sequence[str], actor: str, *, 
             hint="ask another person to run the promotion with --accept-inconclusive",
         )
     return dict.fromkeys(policies, actor)
-
-
-def promote(
-    config: Config,
-    ref: AgentRef,
-    target: Stage,
-    *,
-    actor: str,
-    audit: AuditLog,
-    plugins: PluginManager,
-    accept_inconclusive: Sequence[str] = (),
-    overrides: Mapping[str, str] | None = None,
-) -> tuple[stages.StagePlan, Decision]:
-    prepared = prepare(
-        config, ref, target, actor=actor, audit=audit, plugins=plugins, accept_inconclusive=accept_inconclusive, overrides=overrides
-    )
-    return finish(prepared, audit=audit, plugins=plugins), prepared.decision
 
 
 def finish(prepared: Prepared, *, audit: AuditLog, plugins: PluginManager) -> stages.StagePlan:

@@ -1,8 +1,13 @@
-"""Registering an agent version: validate, package from code, create the version, record lineage."""
+"""Registering an agent version: package from code, create the version, record its lineage.
+
+Checking the datasets first is the orchestration's job (:mod:`agentgov.pipelines.registration`).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +22,6 @@ from agentgov.registry.store import agent_exists, get, mlflow_errors
 if TYPE_CHECKING:
     from agentgov.core.audit import AuditLog
     from agentgov.core.plugins import PluginManager
-    from agentgov.data.validation import ValidationReport
     from agentgov.registry.manifest import Manifest
 
 
@@ -26,25 +30,42 @@ def manifest_path_of(path: Path) -> Path:
     return path / "agent.yaml" if path.is_dir() else path
 
 
-def register(
-    path: Path, *, config: Config, audit: AuditLog, plugins: PluginManager, actor: str, allow_dirty: bool = False
-) -> AgentVersion:
-    """Register the agent at ``path`` (its folder or its ``agent.yaml``) as a new candidate version.
+@dataclass(frozen=True)
+class Attachment:
+    """Files logged on the registration run, and the version tags that point at them.
 
-    Datasets must be as ``agentgov data add`` tracked them, unless ``allow_dirty``
-    (recorded in the lineage and the audit log). Datasets with a suite are
-    validated; the result is attached to the version, pass or fail.
+    The registry does not know what the files are (a data-validation report,
+    say); ``tags`` is given the URI of the folder they were logged to.
+    """
+
+    artifact_path: str
+    files: tuple[Path, ...]
+    tags: Callable[[str], Mapping[str, str]]
+
+
+def register(
+    manifest_path: Path,
+    manifest: Manifest,
+    *,
+    config: Config,
+    audit: AuditLog,
+    plugins: PluginManager,
+    actor: str,
+    lineage_tags: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> AgentVersion:
+    """Package the agent of a checked manifest from code and register it as a new candidate version.
+
+    ``lineage_tags`` (the state of its datasets, say) join the lineage;
+    ``attachments`` are logged on the registration run. Whatever fails after
+    the version exists withdraws it: no half-registered version is left.
     """
     from agentgov.core.events import publish
-    from agentgov.registry.manifest import load_manifest
 
-    manifest_path = manifest_path_of(path).resolve()
-    manifest = load_manifest(manifest_path)
+    manifest_path = Path(manifest_path).resolve()
     agent_dir = manifest_path.parent
-    data_tags = _check_datasets(agent_dir, manifest, allow_dirty)  # before anything exists in MLflow
     package = packaging.build(agent_dir, manifest_path, manifest.entrypoint_parts(), manifest.example_request)
-    tags = {**lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor), **data_tags}
-    validation = _validate_datasets(agent_dir, manifest, config)
+    tags = {**lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor), **(lineage_tags or {})}
     requirements = _requirements(manifest.requirements)
     bill = bom.build(agent_dir, manifest_path, manifest, requirements)
 
@@ -63,7 +84,7 @@ def register(
         with mlflow.start_run(experiment_id=experiment, run_name=f"register {manifest.name}") as run:
             mlflow.set_tags({"agentgov.agent": manifest.name, **tags})
             info = packaging.log(package, manifest_path, requirements, agent_dir)
-            version_tags = _attach_validation(validation, run.info.artifact_uri)
+            version_tags = _attach(attachments, run.info.artifact_uri)
         created = client.create_model_version(
             manifest.name,
             source=info.model_uri,
@@ -87,9 +108,6 @@ def register(
             audit=audit,
             plugins=plugins,
         )
-        if allow_dirty and data_tags.get(ALLOW_DIRTY) == "true":
-            dirty = {k.removeprefix(DATASET_STATE): v for k, v in data_tags.items() if k.startswith(DATASET_STATE) and v != "ok"}
-            audit.append(actor=actor, action="data.allow_dirty", subject=str(ref), payload={"datasets": dirty})
     except BaseException as exc:
         _withdraw(client, manifest.name, version)
         if isinstance(exc, Exception) and not hasattr(exc, "exit_code"):
@@ -98,47 +116,16 @@ def register(
     return get(client, ref)
 
 
-ALLOW_DIRTY = "agentgov.lineage.allow_dirty"
-DATASET_STATE = "agentgov.lineage.dataset_state."
-
-
-def _check_datasets(agent_dir: Path, manifest: Manifest, allow_dirty: bool) -> dict[str, str]:
-    """Refuse datasets that differ from what DVC tracks (unless ``allow_dirty``); their states as lineage tags."""
-    from agentgov.data.datasets import refuse_dirty
-    from agentgov.data.versioning import OK, dataset_states
-
-    states = dataset_states(agent_dir, manifest.datasets)
-    if not allow_dirty:
-        refuse_dirty(states, agent_dir)
-    tags = {DATASET_STATE + s.path: s.state for s in states}
-    if any(s.state != OK for s in states):
-        tags[ALLOW_DIRTY] = "true"
-    return tags
-
-
-def _validate_datasets(agent_dir: Path, manifest: Manifest, config: Config) -> ValidationReport | None:
-    """Check the datasets that name a suite; a failure is recorded, not fatal (the gate decides)."""
-    if not any(d.suite for d in manifest.datasets):
-        return None
-    from agentgov.core.home import Home
-    from agentgov.data.validation import validate_agent
-
-    return validate_agent(agent_dir, manifest, reports=Home(config.home).reports / "validation", keep_going=True)
-
-
-def _attach_validation(validation: ValidationReport | None, artifact_uri: str) -> dict[str, str]:
-    """Log the report files under ``data_validation/`` of the active run; the version tag that summarises them."""
-    if validation is None:
-        return {}
+def _attach(attachments: Sequence[Attachment], artifact_uri: str) -> dict[str, str]:
+    """Log each attachment's files on the active run; the version tags that point at them."""
     import mlflow
 
-    from agentgov.data.validation import TAG
-
-    assert validation.json_path is not None and validation.html_path is not None
-    for file in (validation.json_path, validation.html_path):
-        mlflow.log_artifact(str(file), artifact_path="data_validation")
-    report = f"{artifact_uri.rstrip('/')}/data_validation/{validation.json_path.name}"
-    return {TAG: json.dumps(validation.summary(report), sort_keys=True, separators=(",", ":"))}
+    tags: dict[str, str] = {}
+    for attachment in attachments:
+        for file in attachment.files:
+            mlflow.log_artifact(str(file), artifact_path=attachment.artifact_path)
+        tags.update(attachment.tags(f"{artifact_uri.rstrip('/')}/{attachment.artifact_path}"))
+    return tags
 
 
 def _withdraw(client: object, name: str, version: int) -> None:

@@ -22,7 +22,7 @@ import pytest
 from agentgov.core.config import load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
-from agentgov.registry.register import register
+from agentgov.pipelines.registration import register
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ def test_eval_refuses_changed_data_in_one_line_and_records_it_when_allowed(
     agentgov_home: Home, agentgov_plugins: PluginManager, tmp_path: Path, run_cli: Run
 ) -> None:
     from agentgov.data.datasets import add_dataset
-    from agentgov.registry.register import register
+    from agentgov.pipelines.registration import register
 
     agent = tmp_path / "agent"
     shutil.copytree(EXAMPLE, agent, ignore=shutil.ignore_patterns("__pycache__"))

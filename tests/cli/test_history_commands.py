@@ -42,8 +42,8 @@ def _walk_to_production_and_back(agent: Path, plugins: PluginManager) -> None:
     """v1, v2, v3 promoted to production in turn, then a rollback to v2: in-process, the CLI only reads."""
     from agentgov.core.types import AgentRef, Stage
     from agentgov.registry.backend import connect
-    from agentgov.registry.promotion import promote, rollback
-    from agentgov.registry.register import register
+    from agentgov.pipelines.promotion import promote, rollback
+    from agentgov.pipelines.registration import register
 
     config, audit = load_config(), Home(load_config().home).audit_log
     register(agent, config=config, audit=audit, plugins=plugins, actor="alice")
@@ -81,7 +81,7 @@ def test_history_answers_at_any_moment_and_reports_a_hand_edited_alias(agent: Pa
 
 
 def test_diff_and_show_bom(agent: Path, run_cli: Run, agentgov_plugins: PluginManager) -> None:
-    from agentgov.registry.register import register
+    from agentgov.pipelines.registration import register
 
     config = load_config()
     register(agent, config=config, audit=Home(config.home).audit_log, plugins=agentgov_plugins, actor="alice")

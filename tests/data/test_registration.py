@@ -16,7 +16,7 @@ from agentgov.data.datasets import add_dataset
 from agentgov.data.errors import DirtyDatasets
 from agentgov.data.versioning import open_repo
 from agentgov.registry.backend import connect
-from agentgov.registry.register import register
+from agentgov.pipelines.registration import register
 
 
 @pytest.fixture

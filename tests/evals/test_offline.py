@@ -61,16 +61,16 @@ def test_no_eval_dataset_in_the_manifest_says_how_to_add_one(agent_dir: Path) ->
 def test_a_tracked_file_passes_and_a_modified_one_is_refused_naming_both_hashes(agent_dir: Path) -> None:
     version = _version({"agentgov.lineage.dataset.data/eval.csv": _md5(ROWS)})
     file = agent_dir / "data" / "eval.csv"
-    assert check_tracked(version, file, "data/eval.csv", allow_untracked=False) == EvalData(file, "data/eval.csv", _md5(ROWS), _md5(ROWS), True)
+    assert check_tracked(version, file, "data/eval.csv", _md5(ROWS), allow_untracked=False) == EvalData(file, "data/eval.csv", _md5(ROWS), _md5(ROWS), True)
 
     file.write_text(ROWS + "Bug,app crashes,technical\n")
     with pytest.raises(UntrackedEvalData) as refused:
-        check_tracked(version, file, "data/eval.csv", allow_untracked=False)
+        check_tracked(version, file, "data/eval.csv", _md5(file.read_text()), allow_untracked=False)
     message = str(refused.value)
     assert str(file) in message and _md5(ROWS)[:12] in message and _md5(file.read_text())[:12] in message
     assert "agentgov data checkout router 3" in message and "--allow-untracked" in message
 
-    allowed = check_tracked(version, file, "data/eval.csv", allow_untracked=True)
+    allowed = check_tracked(version, file, "data/eval.csv", _md5(file.read_text()), allow_untracked=True)
     assert (allowed.tracked, allowed.recorded_md5) == (False, _md5(ROWS))
 
 
@@ -84,7 +84,7 @@ def test_a_tracked_file_passes_and_a_modified_one_is_refused_naming_both_hashes(
 )
 def test_data_the_version_never_tracked_is_refused(agent_dir: Path, lineage: dict[str, str], why: str) -> None:
     with pytest.raises(UntrackedEvalData, match=why):
-        check_tracked(_version(lineage), agent_dir / "data" / "eval.csv", "data/eval.csv", allow_untracked=False)
+        check_tracked(_version(lineage), agent_dir / "data" / "eval.csv", "data/eval.csv", _md5(ROWS), allow_untracked=False)
 
 
 class Router:

@@ -13,11 +13,11 @@ from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
 from agentgov.evals.inference_log import InferenceRecord, append
 from agentgov.pipelines.drift_monitor import drift_monitor
+from agentgov.pipelines.promotion import promote
+from agentgov.pipelines.registration import register
 from agentgov.pipelines.runtime import run_flow
 from agentgov.registry.backend import connect
 from agentgov.registry.model import TAG_DRIFT
-from agentgov.registry.promotion import promote
-from agentgov.registry.register import register
 
 from .conftest import one_run
 

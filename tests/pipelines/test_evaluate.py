@@ -10,8 +10,8 @@ from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.data.datasets import add_dataset
 from agentgov.pipelines.evaluate import evaluate_agent
+from agentgov.pipelines.registration import register
 from agentgov.pipelines.runtime import run_flow
-from agentgov.registry.register import register
 
 from .conftest import EXAMPLE_AGENT, one_run
 

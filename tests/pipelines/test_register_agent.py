@@ -29,7 +29,7 @@ def test_register_on_the_cli_prints_no_library_noise_and_prefect_records_the_flo
 
     run = one_run(agentgov_config, f"register {agent_name}")
     assert run.state == "COMPLETED"
-    for step in ("check-manifest-", "check-datasets-", "package-and-register-"):
+    for step in ("check-manifest-", "check-datasets-", "validate-data-", "package-and-register-"):  # each step once
         assert run.task_states(step) == ["COMPLETED"], (step, run.task_runs)
     summary = run.artifacts[f"register-{agent_name}"]
     assert f"{agent_name}/1 (candidate)" in summary and "| data validation | no dataset names a suite |" in summary

@@ -13,8 +13,8 @@ from agentgov.core.errors import AgentgovError
 from agentgov.core.home import Home
 from agentgov.core.plugins import load_plugins
 from agentgov.core.types import AgentRef, Stage
+from agentgov.pipelines.promotion import finish, prepare
 from agentgov.registry.errors import Conflict
-from agentgov.registry.promotion import finish, prepare
 
 name, version, barrier, workers = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 config = load_config()

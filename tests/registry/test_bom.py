@@ -17,9 +17,9 @@ from agentgov.core.config import Config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef
+from agentgov.pipelines.registration import register
 from agentgov.registry import bom
 from agentgov.registry.manifest import ManifestError, load_manifest
-from agentgov.registry.register import register
 from agentgov.registry.store import get
 
 DVC = str(Path(sys.executable).parent / "dvc")

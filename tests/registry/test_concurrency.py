@@ -13,7 +13,7 @@ import pytest
 from agentgov.core.config import Config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
-from agentgov.registry.register import register
+from agentgov.pipelines.registration import register
 from agentgov.registry.store import aliases, list_agents, versions
 
 WORKER = Path(__file__).with_name("promote_worker.py")

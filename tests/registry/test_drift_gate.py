@@ -19,9 +19,9 @@ from agentgov.evals.drift_check import check_drift
 from agentgov.evals.drift_report import workspace_runs
 from agentgov.evals.drift_result import DriftStatus
 from agentgov.evals.inference_log import InferenceRecord, append
+from agentgov.pipelines.promotion import prepare, promote
+from agentgov.pipelines.registration import register
 from agentgov.registry.model import TAG_DRIFT
-from agentgov.registry.promotion import prepare, promote
-from agentgov.registry.register import register
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SUBJECTS = ("Charged twice", "Invoice question", "App crash", "Password reset", "Where is my order")

@@ -12,10 +12,10 @@ from agentgov.core.errors import InvalidValue
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
+from agentgov.pipelines.promotion import promote, rollback
+from agentgov.pipelines.registration import register
 from agentgov.registry import history
 from agentgov.registry.history import Mismatch
-from agentgov.registry.promotion import promote, rollback
-from agentgov.registry.register import register
 from agentgov.registry.store import aliases
 
 

@@ -18,14 +18,15 @@ import pytest
 from agentgov.core.config import Config, load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
+from agentgov.core.stats import wilson_interval
 from agentgov.core.types import AgentRef, Stage
 from agentgov.data.datasets import add_dataset
-from agentgov.evals.offline import UntrackedEvalData, evaluate
-from agentgov.core.stats import wilson_interval
+from agentgov.evals.offline import UntrackedEvalData
+from agentgov.pipelines.evaluation import evaluate
+from agentgov.pipelines.promotion import prepare
+from agentgov.pipelines.registration import register
 from agentgov.registry.backend import connect
 from agentgov.registry.model import TAG_EVAL
-from agentgov.registry.promotion import prepare
-from agentgov.registry.register import register
 from agentgov.registry.store import get
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])

@@ -13,10 +13,10 @@ from agentgov.core.config import Config, load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Outcome, Stage
+from agentgov.pipelines.promotion import AcceptanceRefused, PromotionBlocked, prepare, promote
+from agentgov.pipelines.registration import register
 from agentgov.policies.approvals import ApprovalRefused, approvals_for, approve
 from agentgov.registry.model import TAG_EVAL, TAG_GATE
-from agentgov.registry.promotion import AcceptanceRefused, PromotionBlocked, prepare, promote
-from agentgov.registry.register import register
 from agentgov.registry.store import aliases, get
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

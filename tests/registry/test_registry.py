@@ -13,12 +13,12 @@ from agentgov.core.config import Config, load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
+from agentgov.pipelines.promotion import promote, rollback
+from agentgov.pipelines.registration import register
 from agentgov.registry import load_agent
 from agentgov.registry.backend import connect
 from agentgov.registry.doctor import check
 from agentgov.registry.errors import NotFound, RegistrationFailed, StageChangeRefused
-from agentgov.registry.promotion import promote, rollback
-from agentgov.registry.register import register
 from agentgov.registry.store import aliases, get, versions
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
