@@ -20,7 +20,8 @@ from typing import Any
 
 from agentgov.core.errors import InvalidValue
 
-_SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"  # DNS-safe: also the manifest schema's name pattern
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 def is_slug(text: str) -> bool:

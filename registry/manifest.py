@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from agentgov.core.errors import AgentgovError
-from agentgov.core.types import is_slug
+from agentgov.core.types import SLUG_PATTERN, is_slug
 
 if TYPE_CHECKING:
     import yaml
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 MANIFEST_FILENAME = "agent.yaml"
 SCHEMA_ID = "urn:agentgov:schema:agent-manifest:1"
 
-# The same rule as agentgov.core.types.is_slug, for the JSON Schema.
-SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py(:[A-Za-z_][A-Za-z0-9_]*)?$"
 SCOPE_PATTERN = r"^([a-z0-9_.-]+:[a-z0-9_.*-]+|\*)$"
 RATE_LIMIT_PATTERN = r"^[1-9][0-9]*/(s|min|h|d)$"

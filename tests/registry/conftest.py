@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import pytest
 
 from agentgov.core.config import Config, load_config
 from agentgov.core.home import Home
+from agentgov.pipelines.runtime import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_AGENT = REPO / "examples" / "support-router"
 PG = {"host": os.environ.get("AGENTGOV_TEST_PGHOST", "127.0.0.1"), "port": 5432, "user": os.environ.get("AGENTGOV_TEST_PGUSER", "postgres")}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _postgres_admin():
@@ -51,7 +45,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = f"agentgov_test_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
-    port = _free_port()
+    port = free_port()
     root = tmp_path_factory.mktemp("mlflow-server")
     log = open(root / "server.log", "w")
     process = subprocess.Popen(
