@@ -5,6 +5,15 @@ which subject, a payload, the SHA-256 of the previous record (``prev``) and
 its own (``hash``). A small head file next to the log holds the last
 sequence number and hash, so that records cut from the end are noticed too.
 
+An append is three durable steps: the head file first records the intended
+record (its seq, hash and the log's size before it), then the line is
+appended, then the head moves to it. A crash between two steps leaves an
+intent that only this writer could have left, so the next writer (or
+``agentgov audit verify``) completes the append or removes its partial line,
+and records what it did as an ``audit.recovered`` record. A log that disagrees
+with its head *without* such an intent was edited or truncated: that is
+still reported as tampering.
+
 Appends take an exclusive ``flock`` on a lock file, so writers in several
 processes never interleave, reorder or lose a record. Keys that look like
 secrets are redacted, and values that look like credentials or personal data
@@ -24,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentgov.core.crashpoints import reached
 from agentgov.core.errors import AuditError, AuditTampered
 from agentgov.core.masking import DEFAULT_MASKER, Masker
 from agentgov.core.types import utcnow
@@ -97,33 +107,94 @@ class AuditLog:
     # -- writing ------------------------------------------------------------
 
     def append(self, *, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None = None) -> AuditRecord:
-        """Append one record and return it. Safe across processes."""
+        """Append one record and return it. Safe across processes, and across a crash at any point."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
-            last_seq, last_hash = self._tail()
-            body = {
-                "seq": last_seq + 1,
-                "time": utcnow().isoformat(),
-                "actor": actor,
-                "action": action,
-                "subject": subject,
-                "payload": self.masker.value(redact(dict(payload or {}))),
-                "prev": last_hash,
-            }
-            # Round-trip so the hash is computed over exactly what a reader will parse.
-            body = json.loads(_canonical(body))
-            body["hash"] = _digest(body)
-            line = (_canonical(body) + "\n").encode("utf-8")
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._write_head(body["seq"], body["hash"])
+            self._recover()
+            return self._append(actor=actor, action=action, subject=subject, payload=payload)
+
+    def _append(self, *, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None) -> AuditRecord:
+        last_seq, last_hash = self._tail()
+        body = {
+            "seq": last_seq + 1,
+            "time": utcnow().isoformat(),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "payload": self.masker.value(redact(dict(payload or {}))),
+            "prev": last_hash,
+        }
+        # Round-trip so the hash is computed over exactly what a reader will parse.
+        body = json.loads(_canonical(body))
+        body["hash"] = _digest(body)
+        line = (_canonical(body) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            intent = {"seq": body["seq"], "hash": body["hash"], "offset": os.fstat(fd).st_size}
+            self._write_head(last_seq, last_hash, pending=intent)
+            reached("audit.after-intent")
+            half = len(line) // 2
+            _write_all(fd, line[:half])
+            reached("audit.mid-record")
+            _write_all(fd, line[half:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        reached("audit.after-append")
+        self._write_head(body["seq"], body["hash"])
         return AuditRecord(**body)
+
+    def recover(self) -> str | None:
+        """Finish or undo an append that a crash interrupted; what was done, or ``None`` if nothing was pending."""
+        if not self.head_path.exists():
+            return None
+        with self._locked():
+            return self._recover()
+
+    def _recover(self) -> str | None:
+        """Under the lock: complete or discard the intent left in the head file by an interrupted append."""
+        head = self._read_head_file()
+        pending = head.get("pending") if head else None
+        if not pending:
+            return None
+        try:
+            seq, digest, offset = int(pending["seq"]), str(pending["hash"]), int(pending["offset"])
+        except (KeyError, TypeError, ValueError):
+            raise AuditError(f"{self.head_path}: unreadable head file; run `agentgov audit verify`") from None
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size < offset:
+            raise AuditTampered(
+                f"{self.path}: the log is shorter than before its last append was begun: records were removed from the end",
+                line=seq,
+            )
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            written = f.read()
+        if written.endswith(b"\n") and written.count(b"\n") == 1 and _record_hash(written) == digest:
+            self._write_head(seq, digest)
+            outcome = "completed"
+            detail = f"record {seq} was written before the crash; the head file now records it"
+        else:
+            if written:
+                # Our own partial line (we held the lock): keep the bytes for a person, then cut them.
+                torn = self.path.with_name(f"{self.path.stem}.torn-{seq}{self.path.suffix}")
+                torn.write_bytes(written)
+                with open(self.path, "r+b") as f:
+                    f.truncate(offset)
+                    os.fsync(f.fileno())
+            self._write_head(int(head["seq"]), str(head["hash"]))
+            outcome = "discarded"
+            detail = (
+                f"record {seq} was cut off mid-write ({len(written)} bytes kept in {torn.name})" if written
+                else f"record {seq} was never written"
+            )
+        self._append(
+            actor="agentgov",
+            action="audit.recovered",
+            subject="audit",
+            payload={"interrupted_seq": seq, "outcome": outcome, "detail": detail},
+        )
+        return f"{outcome}: {detail}"
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -187,17 +258,30 @@ class AuditLog:
             return None
 
     def _read_head(self) -> tuple[int, str] | None:
+        data = self._read_head_file()
+        return None if data is None else (int(data["seq"]), str(data["hash"]))
+
+    def _read_head_file(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.head_path.read_text(encoding="utf-8"))
-            return int(data["seq"]), str(data["hash"])
+            int(data["seq"]), str(data["hash"])
+            return data
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
             raise AuditError(f"{self.head_path}: unreadable head file; run `agentgov audit verify`") from None
 
-    def _write_head(self, seq: int, digest: str) -> None:
+    def _write_head(self, seq: int, digest: str, *, pending: Mapping[str, Any] | None = None) -> None:
+        head: dict[str, Any] = {"seq": seq, "hash": digest}
+        if pending is not None:
+            head["pending"] = dict(pending)
         temporary = self.head_path.with_suffix(".head.tmp")
-        temporary.write_text(json.dumps({"seq": seq, "hash": digest}), encoding="utf-8")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            _write_all(fd, json.dumps(head).encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temporary, self.head_path)
 
     # -- reading ------------------------------------------------------------
@@ -218,7 +302,11 @@ class AuditLog:
                     yield record
 
     def verify(self) -> Verified:
-        """Check every record and the chain. Raises :class:`AuditTampered` at the first bad one."""
+        """Check every record and the chain. Raises :class:`AuditTampered` at the first bad one.
+
+        An append that a crash interrupted is first completed or undone (:meth:`recover`).
+        """
+        self.recover()
         expected_prev, expected_seq, count = GENESIS, 1, 0
         try:
             data = self.path.read_bytes()
@@ -254,6 +342,21 @@ class AuditLog:
         if not isinstance(record, dict) or set(record) != set(_FIELDS):
             raise AuditTampered(f"record {number} does not have the audit record fields", line=number)
         return record
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _record_hash(line: bytes) -> str | None:
+    """The hash a complete, self-consistent record line carries, else ``None``."""
+    try:
+        record = json.loads(line)
+        return str(record["hash"]) if isinstance(record, dict) and set(record) == set(_FIELDS) and record["hash"] == _digest(record) else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _matches(subject: str, agent: str) -> bool:
