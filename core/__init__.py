@@ -1,12 +1,19 @@
 """agentgov's kernel: hooks, plugin manager, configuration, values, errors and the audit log.
 
-Plugin authors need one import::
+The names below are the public API a plugin author uses; docs/plugin-hooks.md
+lists each of them. The modules of this package (``agentgov.core.types``,
+``agentgov.core.plugins``...) are internal and may change without notice:
+import from here::
 
-    from agentgov.core import hookimpl
+    from agentgov.core import PolicyResult, Register, Stage, hookimpl
+
+(``agentgov.core.testing`` is the pytest plugin that installing agentgov
+activates; plugin authors use its fixtures, not its names.)
 """
 
 from agentgov.core.errors import AgentgovError, AuditError, AuditTampered, ConfigError, InvalidValue, PluginError
-from agentgov.core.hookspecs import hookimpl, hookspec
+from agentgov.core.hookspecs import Register, hookimpl
+from agentgov.core.stats import number, wilson_interval
 from agentgov.core.types import (
     AgentRef,
     Approval,
@@ -37,8 +44,10 @@ __all__ = [
     "PolicyMode",
     "PolicyResult",
     "PolicyStatus",
+    "Register",
     "Stage",
     "__version__",
     "hookimpl",
-    "hookspec",
+    "number",
+    "wilson_interval",
 ]

@@ -1,12 +1,13 @@
 """Every hook agentgov calls. The one place a plugin author needs to read.
 
 A plugin is a module or an object with functions named after these specs and
-marked with :data:`hookimpl`::
+marked with :data:`hookimpl`. Read this module, but import from
+:mod:`agentgov.core` (``hookimpl``, ``Register``), the public API::
 
-    from agentgov.core import hookimpl
+    from agentgov.core import Register, hookimpl
 
     @hookimpl
-    def agentgov_register_policies(register):
+    def agentgov_register_policies(register: Register) -> None:
         register(NoFridayDeploys())
 
 Hooks that register things pass a ``register`` callback rather than collecting

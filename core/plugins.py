@@ -5,6 +5,8 @@ Installed plugins come from the ``agentgov`` entry-point group. A plugin that
 fails to import, implements a hook agentgov does not know, or hands back the
 wrong thing is recorded as a :class:`PluginProblem` naming it and its
 distribution; the other plugins keep working.
+
+Internal to agentgov: plugin authors import from :mod:`agentgov.core`.
 """
 
 from __future__ import annotations

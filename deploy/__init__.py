@@ -1,4 +1,10 @@
-"""Deployment: what a deploy target is. Builds, gateways and rollouts arrive with the deploy issue."""
+"""Deployment: what a deploy target is.
+
+A deploy-target plugin implements :class:`DeployTarget` and registers it with
+the ``agentgov_register_deploy_targets`` hook; ``DEPLOY_TARGETS`` is the kind
+the plugin manager collects. These names are the public API (listed in
+docs/plugin-hooks.md); the modules of this package are internal.
+"""
 
 from agentgov.deploy.protocol import DEPLOY_TARGETS, DeployTarget
 

@@ -1,4 +1,8 @@
-"""The protocol a deploy-target plugin implements."""
+"""The protocol a deploy-target plugin implements.
+
+Internal module: plugin authors import :class:`DeployTarget` and
+``DEPLOY_TARGETS`` from :mod:`agentgov.deploy`.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,10 @@
 The layout is the one docs/writing-plugins.md builds by hand and
 examples/agentgov-pii-policy ships: a pyproject with the ``agentgov`` entry
 point, ``src/<module>/__init__.py`` with a working policy to edit, a unit test
-using :func:`agentgov.policies.testing.policy_context`, and a README.
+using :func:`agentgov.policies.policy_context`, and a README. The generated
+code imports only agentgov's public API, as every plugin should.
+
+Internal to agentgov (the command's implementation).
 """
 
 from __future__ import annotations
@@ -101,10 +104,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
+from agentgov.core import PolicyResult, Register, Stage, hookimpl
+from agentgov.policies import PolicyContext
 
 
 class __CLASS__:
@@ -138,7 +139,7 @@ _TEST = '''\
 
 from __future__ import annotations
 
-from agentgov.policies.testing import policy_context
+from agentgov.policies import POLICIES, policy_context
 
 import __MODULE__
 from __MODULE__ import __CLASS__
@@ -165,8 +166,6 @@ def test_a_bad_parameter_is_an_error() -> None:
 
 
 def test_the_plugin_registers_the_policy(agentgov_plugins) -> None:
-    from agentgov.policies import POLICIES
-
     agentgov_plugins.add(__MODULE__, "__NAME__")
     assert agentgov_plugins.collect(POLICIES)["__NAME__"].plugin == "__NAME__"
 '''

@@ -1,9 +1,11 @@
 """Contexts built from plain values, for unit tests of a policy's logic.
 
 A policy's ``evaluate`` is a function of its context; these build one without
-a registry, so a plugin author can test every branch in milliseconds::
+a registry, so a plugin author can test every branch in milliseconds. The
+helpers are public as :func:`agentgov.policies.policy_context` and
+:func:`agentgov.policies.agent_version`; this module is internal::
 
-    from agentgov.policies.testing import policy_context
+    from agentgov.policies import policy_context
 
     def test_blocks_admin_scopes():
         context = policy_context("my-policy", manifest={"connectors": [...]}, target="production")

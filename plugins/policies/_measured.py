@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentgov.core import PolicyResult
-from agentgov.policies.context import PolicyContext
-from agentgov.core.stats import number
+from agentgov.core import PolicyResult, number
+from agentgov.policies import PolicyContext
 
 
 def measured(context: PolicyContext, *, criterion: str, unit: str, read: Callable[[dict], Any], what: str) -> PolicyResult:

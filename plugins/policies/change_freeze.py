@@ -8,11 +8,8 @@ from datetime import UTC, datetime, time
 from types import MappingProxyType
 from typing import Any
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.errors import InvalidValue
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
+from agentgov.core import InvalidValue, PolicyResult, Register, Stage, hookimpl
+from agentgov.policies import PolicyContext
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

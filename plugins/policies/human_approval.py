@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.errors import InvalidValue
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
+from agentgov.core import InvalidValue, PolicyResult, Register, Stage, hookimpl
+from agentgov.policies import PolicyContext, parse_duration
 
 DEFAULT_BY_TIER = {"low": 1, "medium": 1, "high": 2}
 
@@ -23,8 +20,6 @@ class HumanApproval:
     })
 
     def evaluate(self, context: PolicyContext) -> PolicyResult:
-        from agentgov.policies.report import parse_duration
-
         by_tier = {**DEFAULT_BY_TIER, **dict(context.param("approvals_by_tier", {}) or {})}
         tier = context.risk_tier
         needed = by_tier.get(tier)

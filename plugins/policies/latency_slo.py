@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
+from agentgov.core import PolicyResult, Register, Stage, hookimpl
 from agentgov.plugins.policies._measured import measured
-from agentgov.policies.context import PolicyContext
+from agentgov.policies import PolicyContext
 
 
 def _p95(data: dict) -> object:

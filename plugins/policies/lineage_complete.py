@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 from types import MappingProxyType
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
+from agentgov.core import PolicyResult, Register, Stage, hookimpl
+from agentgov.policies import PolicyContext
 
 
 class LineageComplete:

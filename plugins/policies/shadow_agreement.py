@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from agentgov.core import PolicyResult, hookimpl
-from agentgov.core.hookspecs import Register
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
-from agentgov.core.stats import number, wilson_interval
+from agentgov.core import PolicyResult, Register, Stage, hookimpl, number, wilson_interval
+from agentgov.policies import PolicyContext
 
 
 class ShadowAgreement:

@@ -1,4 +1,4 @@
-"""The policy's verdicts, from contexts built with ``agentgov.policies.testing.policy_context``."""
+"""The policy's verdicts, from contexts built with ``agentgov.policies.policy_context``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from agentgov_pii_policy import NoPiiInOutputs, agentgov_register_policies
 
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 
 
 class ScriptedAgent:
@@ -111,8 +111,7 @@ def test_an_agent_that_raises_is_an_error_naming_the_request(in_tmp: Path) -> No
 def test_is_registered_off_by_default_with_its_parameters(agentgov_plugins) -> None:
     import agentgov_pii_policy
 
-    from agentgov.policies import POLICIES
-    from agentgov.policies.protocol import enabled_by_default
+    from agentgov.policies import POLICIES, enabled_by_default
 
     agentgov_plugins.add(agentgov_pii_policy, "pii-policy")
     registered = agentgov_plugins.collect(POLICIES)["no-pii-in-outputs"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from agentgov.core import hookimpl
-from agentgov.core.hookspecs import Register
+from agentgov.core import Register, hookimpl
 from agentgov_pii_policy.policy import NoPiiInOutputs
 
 __all__ = ["NoPiiInOutputs", "agentgov_register_policies"]

@@ -7,9 +7,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from agentgov.core import PolicyResult
-from agentgov.core.types import Stage
-from agentgov.policies.context import PolicyContext
+from agentgov.core import PolicyResult, Stage
+from agentgov.policies import PolicyContext
 from agentgov_pii_policy.detect import KINDS, find_pii, strings
 
 # Evidence lines kept in the decision; the reason and the metrics count them all.
