@@ -1,7 +1,12 @@
-"""``agentgov plugins list`` and ``agentgov plugin new``."""
+"""``agentgov plugins list`` and ``agentgov plugins new``.
+
+``agentgov plugin new`` is the old spelling of ``plugins new``: a hidden alias
+that still works for one release and says so on stderr.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,7 +17,7 @@ from agentgov.cli.output import print_json, print_table, say
 
 @click.group()
 def plugins() -> None:
-    """Inspect installed and built-in plugins."""
+    """Inspect installed and built-in plugins, or start a new one."""
 
 
 @plugins.command("list")
@@ -42,16 +47,15 @@ def plugins_list(state: State, as_json: bool) -> None:
     print_table(("Plugin", "From", "Status", "Hooks", "Provides / problems"), rows, title="agentgov plugins")
 
 
-@click.group()
-def plugin() -> None:
-    """Start a new plugin package."""
+def _new_options(command: Callable[..., None]) -> Callable[..., None]:
+    command = click.option("--kind", type=click.Choice(["policy"]), default="policy", show_default=True, help="What the plugin provides.")(command)
+    command = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to create it (default: ./NAME).")(command)
+    return click.argument("name")(command)
 
 
-@plugin.command("new")
-@click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to create it (default: ./NAME).")
-@click.option("--kind", type=click.Choice(["policy"]), default="policy", show_default=True, help="What the plugin provides.")
-def plugin_new(name: str, directory: Path | None, kind: str) -> None:
+@plugins.command("new")
+@_new_options
+def plugins_new(name: str, directory: Path | None, kind: str) -> None:
     """Create a plugin package NAME: pyproject with the entry point, a working policy to edit, its tests, a README."""
     from agentgov.policies.scaffold import scaffold
 
@@ -61,6 +65,20 @@ def plugin_new(name: str, directory: Path | None, kind: str) -> None:
         say(f"  {file}")
     say(f"Next: edit src/{made.module}/__init__.py, run `python -m pytest` in {made.root}, then `pip install -e {made.root}`;")
     say(f"`agentgov plugins list` then shows {made.name}, and [stages.<stage>.policies.{made.name}] in agentgov.toml turns it on.")
+
+
+@click.group(hidden=True)
+def plugin() -> None:
+    """Deprecated: use `agentgov plugins new`."""
+
+
+@plugin.command("new")
+@_new_options
+@click.pass_context
+def plugin_new(ctx: click.Context, name: str, directory: Path | None, kind: str) -> None:
+    """Deprecated spelling of `agentgov plugins new`."""
+    click.echo("agentgov: note: `agentgov plugin new` is now `agentgov plugins new`; the old spelling goes in the next release", err=True)
+    ctx.invoke(plugins_new, name=name, directory=directory, kind=kind)
 
 
 COMMANDS = (plugins, plugin)

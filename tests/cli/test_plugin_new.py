@@ -1,8 +1,9 @@
-"""``agentgov plugin new``: the generated package tests green, builds, and its entry point loads as a plugin."""
+"""``agentgov plugins new``: the generated package tests green, builds, and its entry point loads as a plugin."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -28,7 +29,7 @@ def _installed(project: Path, tmp_path: Path) -> dict[str, str]:
 
 def test_generates_a_plugin_whose_tests_pass_and_whose_entry_point_loads(agentgov_home, tmp_path: Path, run_cli) -> None:
     target = tmp_path / "plugins" / "acme-owners"
-    made = run_cli("plugin", "new", "acme-owners", "--dir", str(target), check=True)
+    made = run_cli("plugins", "new", "acme-owners", "--dir", str(target), check=True)
     assert f"Created plugin acme-owners in {target}:" in made.stdout
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
         ".gitignore", "README.md", "pyproject.toml", "src/acme_owners/__init__.py", "tests/test_acme_owners.py",
@@ -57,14 +58,14 @@ def test_refuses_a_folder_that_is_not_empty_and_changes_nothing(agentgov_home, t
     target = tmp_path / "taken"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
-    result = run_cli("plugin", "new", "acme-owners", "--dir", str(target))
+    result = run_cli("plugins", "new", "acme-owners", "--dir", str(target))
     assert result.returncode == 2
     assert result.stderr == f"agentgov: error: {target} already exists and is not an empty folder; choose another --dir\n"
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
 def test_without_dir_it_creates_a_folder_named_after_the_plugin(agentgov_home, run_cli) -> None:
-    run_cli("plugin", "new", "acme-freeze", check=True)
+    run_cli("plugins", "new", "acme-freeze", check=True)
     assert Path("acme-freeze/src/acme_freeze/__init__.py").is_file()
     assert 'acme-freeze = "acme_freeze"' in Path("acme-freeze/pyproject.toml").read_text()
 
@@ -77,7 +78,16 @@ def test_refuses_invalid_names(name: str, tmp_path: Path) -> None:
 
 
 def test_an_invalid_name_is_a_one_line_error(agentgov_home, run_cli) -> None:
-    result = run_cli("plugin", "new", "Acme_Owners")
+    result = run_cli("plugins", "new", "Acme_Owners")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("agentgov: error: invalid plugin name 'Acme_Owners'") and result.stderr.count("\n") == 1
     assert not Path("Acme_Owners").exists()
+
+
+def test_the_old_spelling_plugin_new_still_works_with_a_note_and_is_hidden(agentgov_home, run_cli) -> None:
+    made = run_cli("plugin", "new", "acme-freeze", check=True)
+    assert made.stderr == "agentgov: note: `agentgov plugin new` is now `agentgov plugins new`; the old spelling goes in the next release\n"
+    assert "Created plugin acme-freeze in acme-freeze:" in made.stdout
+    assert Path("acme-freeze/src/acme_freeze/__init__.py").is_file()
+    assert not re.search(r"^\s+plugin\s", run_cli("--help", check=True).stdout, re.MULTILINE)  # hidden: only `plugins` is listed
+
