@@ -2,9 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentgov.core.errors import InvalidValue
+from agentgov.core import InvalidValue
 from agentgov.plugins.policies.change_freeze import ChangeFreeze
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 
 POLICY = ChangeFreeze()
 YEAR_END = {"start": "2026-12-20T00:00:00+00:00", "end": "2027-01-03T00:00:00+00:00", "reason": "year-end"}

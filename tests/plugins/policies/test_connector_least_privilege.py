@@ -1,5 +1,5 @@
 from agentgov.plugins.policies.connector_least_privilege import ConnectorLeastPrivilege
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 
 POLICY = ConnectorLeastPrivilege()
 

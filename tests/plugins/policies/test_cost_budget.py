@@ -1,5 +1,5 @@
 from agentgov.plugins.policies.cost_budget import CostBudget
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 from agentgov.registry.model import TAG_EVAL, TAG_ROLLOUT
 
 POLICY = CostBudget()

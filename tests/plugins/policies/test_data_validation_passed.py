@@ -1,5 +1,5 @@
 from agentgov.plugins.policies.data_validation_passed import DataValidationPassed
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 from agentgov.registry.model import TAG_DATA_VALIDATION
 
 POLICY = DataValidationPassed()

@@ -1,5 +1,5 @@
 from agentgov.plugins.policies.drift_within_limits import DriftWithinLimits
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 from agentgov.registry.model import TAG_DRIFT
 
 POLICY = DriftWithinLimits()

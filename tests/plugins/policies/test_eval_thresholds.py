@@ -1,8 +1,8 @@
 import pytest
 
+from agentgov.core import wilson_interval
 from agentgov.plugins.policies.eval_thresholds import EvalThresholds
-from agentgov.core.stats import wilson_interval
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 from agentgov.registry.model import TAG_EVAL
 
 POLICY = EvalThresholds()

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from agentgov.core.types import AgentRef, Approval, utcnow
 from agentgov.plugins.policies.human_approval import HumanApproval
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 
 POLICY = HumanApproval()
 REF = AgentRef("test-agent", version=1)

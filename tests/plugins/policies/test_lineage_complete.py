@@ -1,7 +1,7 @@
 import hashlib
 
 from agentgov.plugins.policies.lineage_complete import LineageComplete
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 
 POLICY = LineageComplete()
 MANIFEST = "name: a\nrisk_tier: low\n"

@@ -1,5 +1,5 @@
 from agentgov.plugins.policies.shadow_agreement import ShadowAgreement
-from agentgov.policies.testing import policy_context
+from agentgov.policies import policy_context
 from agentgov.registry.model import TAG_ROLLOUT
 
 POLICY = ShadowAgreement()
