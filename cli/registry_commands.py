@@ -274,23 +274,29 @@ def rollback(state: State, name: str, as_json: bool) -> None:
 
 
 @click.command()
+@click.option("--repair", is_flag=True, help="First finish stage moves that a crash interrupted (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def doctor(state: State, as_json: bool) -> None:
+def doctor(state: State, repair: bool, as_json: bool) -> None:
     """Check that MLflow's aliases and agentgov's stage tags agree; exit 1 if not."""
     from agentgov.registry import doctor as checks
     from agentgov.registry.backend import connect
+    from agentgov.registry.stages import finish_interrupted
     from agentgov.registry.store import list_agents
 
     client = connect(state.config)
-    findings = [f for agent in list_agents(client) for f in checks.check(client, agent["name"])]
+    names = [agent["name"] for agent in list_agents(client)]
+    repaired = [done for name in names if repair and (done := finish_interrupted(client, name, audit=state.home.audit_log))]
+    findings = [f for name in names for f in checks.check(client, name)]
     if as_json:
         print_json([{"agent": f.agent, "version": f.version, "problem": f.problem} for f in findings])
-    elif findings:
+    else:
+        for done in repaired:
+            say(f"repaired: {done}")
         for finding in findings:
             say(f"problem: {finding}")
-    else:
-        say("No problems: every alias agrees with its version's stage tag.")
+        if not findings:
+            say("No problems: every alias agrees with its version's stage tag.")
     if findings:
         raise SystemExit(1)
 

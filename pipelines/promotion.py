@@ -43,7 +43,7 @@ def prepare(
     Unless ``dry_run``, the decision is recorded before this returns.
     """
     client = connect(config)
-    version, plan = promotion.plan(client, ref, target)
+    version, plan = promotion.plan(client, ref, target, audit=audit)
     accepting = promotion.acceptances(version, accept_inconclusive, actor, audit=None if dry_run else audit)
     request = GateRequest(ref, target, actor, utcnow(), dict(overrides or {}))
     evidence = RegistryEvidence(config, client, audit, ref, version)

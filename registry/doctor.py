@@ -1,4 +1,4 @@
-"""Finding where MLflow disagrees with itself: aliases versus stage tags."""
+"""Finding where MLflow disagrees with itself (aliases versus stage tags), and finishing interrupted stage moves."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from agentgov.core.types import Stage
 from agentgov.registry.model import PREVIOUS_PRODUCTION, STAGE_ALIASES
+from agentgov.registry.stages import pending_move
 from agentgov.registry.store import aliases, versions
 
 if TYPE_CHECKING:
@@ -28,6 +29,14 @@ class Finding:
 
 def check(client: MlflowClient, name: str) -> list[Finding]:
     found: list[Finding] = []
+    intent = pending_move(client, name)
+    if intent is not None:
+        plan = intent.get("plan", {})
+        found.append(Finding(
+            name, plan.get("version"),
+            f"a move to {plan.get('to')} (decision {intent.get('decision_id')}) was interrupted; "
+            "`agentgov doctor --repair` or the next promotion of this agent finishes it",
+        ))
     by_alias = aliases(client, name)
     all_versions = versions(client, name)
     by_number = {v.version: v for v in all_versions}

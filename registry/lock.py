@@ -5,7 +5,8 @@ every store: the name is unique. Holding the lock means having created the
 registered model ``agentgov-lock.<agent>``; releasing it means deleting it.
 That works the same on the embedded sqlite store and on a shared MLflow
 server, from any number of machines. A lock whose holder died is taken over
-once its lease has expired.
+once its lease has expired, or at once when it was a process of this host
+that no longer runs.
 """
 
 from __future__ import annotations
@@ -70,13 +71,28 @@ def promotion_lock(client: MlflowClient, agent: str, *, wait: float = 60.0, leas
 
 
 def _break_if_expired(client: MlflowClient, name: str) -> None:
+    """Take the lock over when its lease ran out, or at once when its holder was a process of this host that is gone."""
     from mlflow.exceptions import MlflowException
 
     try:
         with quiet():
             model = client.get_registered_model(name)
             expires = float(model.tags.get("agentgov.lock.expires", "0"))
-            if time.time() > expires:
+            if time.time() > expires or _holder_is_gone(model.tags.get("agentgov.lock.holder", "")):
                 client.delete_registered_model(name)
     except (MlflowException, ValueError):
         pass  # released or broken meanwhile; the next attempt decides
+
+
+def _holder_is_gone(holder: str) -> bool:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process: only its lease tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -30,6 +30,7 @@ TAG_DATA_VALIDATION = "agentgov.data_validation"
 TAG_EVAL = "agentgov.eval"
 TAG_DRIFT = "agentgov.drift"
 TAG_ROLLOUT = "agentgov.rollout"
+TAG_PENDING_MOVE = "agentgov.move.pending"  # on the registered model: a stage move begun and not yet finished (JSON)
 
 READY = "ready"
 

@@ -55,11 +55,12 @@ class Prepared:
     recorded: bool = field(default=False)
 
 
-def plan(client: Any, ref: AgentRef, target: Stage) -> tuple[AgentVersion, stages.StagePlan]:
-    """The version to move and the move, from the stages as they are now."""
+def plan(client: Any, ref: AgentRef, target: Stage, *, audit: AuditLog) -> tuple[AgentVersion, stages.StagePlan]:
+    """The version to move and the move, from the stages as they are now (an interrupted move finished first)."""
     if ref.version is None:
         raise StageChangeRefused(f"name the version to promote: {ref.name} VERSION")
     version = get(client, ref)
+    stages.finish_interrupted(client, ref.name, audit=audit)
     return version, stages.plan_promotion(version, target, aliases(client, ref.name))
 
 
@@ -111,6 +112,7 @@ def rollback(config: Config, name: str, *, actor: str, audit: AuditLog, plugins:
     says so and is recorded like any other.
     """
     client = connect(config)
+    stages.finish_interrupted(client, name, audit=audit)
     plan = stages.plan_rollback(name, aliases(client, name))
     ref = AgentRef(name, version=plan.version)
     version = get(client, ref)

@@ -6,18 +6,34 @@ A stage is held twice in MLflow: as an alias (``shadow``, ``canary``,
 needs an allowing decision from the gate, happens under the agent's promotion
 lock, and only if the aliases are still what they were when the decision was
 made (compare-and-set); otherwise it is a :class:`Conflict`.
+
+MLflow has no transactions, so a move is written ahead: its plan goes into the
+``agentgov.move.pending`` tag of the registered model before any alias or
+stage tag changes, and is removed once the move is in the audit log. A crash
+in between leaves that intent behind; the next stage move of the agent (or
+``agentgov doctor --repair``) finishes it under the lock and records
+``stage.recovered``, so no crash leaves two versions in one stage.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentgov.core.audit import AuditLog
+from agentgov.core.crashpoints import reached
 from agentgov.core.types import AgentRef, Decision, Event, EventKind, Stage
 from agentgov.registry.errors import Conflict, StageChangeRefused
 from agentgov.registry.lock import promotion_lock
-from agentgov.registry.model import PREVIOUS_PRODUCTION, STAGE_ALIASES, TAG_DECISION, TAG_STAGE, AgentVersion
+from agentgov.registry.model import (
+    PREVIOUS_PRODUCTION,
+    STAGE_ALIASES,
+    TAG_DECISION,
+    TAG_PENDING_MOVE,
+    TAG_STAGE,
+    AgentVersion,
+)
 from agentgov.registry.store import aliases, mlflow_errors
 
 if TYPE_CHECKING:
@@ -50,6 +66,19 @@ class StagePlan:
             "aliases_after": self.aliases_after,
             "stage_updates": {str(v): s.value for v, s in self.stage_updates.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StagePlan:
+        return cls(
+            agent=str(data["agent"]),
+            version=int(data["version"]),
+            source=Stage.parse(data["from"]) if data.get("from") else None,
+            target=Stage.parse(data["to"]),
+            rollback=bool(data["rollback"]),
+            aliases_before={str(a): int(v) for a, v in data["aliases_before"].items()},
+            aliases_after={str(a): int(v) for a, v in data["aliases_after"].items()},
+            stage_updates={int(v): Stage.parse(s) for v, s in data["stage_updates"].items()},
+        )
 
 
 def plan_promotion(version: AgentVersion, target: Stage, current: dict[str, int]) -> StagePlan:
@@ -109,6 +138,7 @@ def apply(
         raise StageChangeRefused(f"decision {decision.id} is about {decision.agent} -> {decision.target.value}, not {ref} -> {plan.target.value}")
 
     with promotion_lock(client, plan.agent):
+        recover(client, plan.agent, audit=audit)
         now = aliases(client, plan.agent)
         if now != plan.aliases_before:
             audit.append(
@@ -126,17 +156,20 @@ def apply(
             stage_before = {
                 v: AgentVersion.from_mlflow(client.get_model_version(plan.agent, str(v))).stage for v in plan.stage_updates
             }
+            intent = {"plan": plan.to_dict(), "decision_id": decision.id, "actor": decision.actor}
+            client.set_registered_model_tag(plan.agent, TAG_PENDING_MOVE, json.dumps(intent))
+        reached("stage.after-intent")
         try:
             _write(client, plan.agent, plan.aliases_before, plan.aliases_after, plan.stage_updates, decision.id)
         except BaseException:
             _restore(client, plan, stage_before)
+            _forget_intent(client, plan.agent)
             raise
-        audit.append(
-            actor=decision.actor,
-            action="stage.change",
-            subject=str(ref),
-            payload={**plan.to_dict(), "decision_id": decision.id},
-        )
+        reached("stage.after-tags")
+        _record_change(audit, decision.actor, plan, decision.id)
+        reached("stage.after-audit")
+        with mlflow_errors(f"finishing the stage move of {plan.agent}"):
+            client.delete_registered_model_tag(plan.agent, TAG_PENDING_MOVE)
     kind = EventKind.ROLLED_BACK if plan.rollback else EventKind.PROMOTED
     publish(
         Event(kind, ref, decision.actor, {"from": plan.source.value if plan.source else None, "to": plan.target.value}, decision.id),
@@ -146,6 +179,74 @@ def apply(
     return plan
 
 
+def pending_move(client: MlflowClient, name: str) -> dict[str, Any] | None:
+    """The intent of a stage move that was begun and not finished, if any."""
+    with mlflow_errors(f"agent {name}"):
+        raw = (client.get_registered_model(name).tags or {}).get(TAG_PENDING_MOVE)
+    return json.loads(raw) if raw else None
+
+
+def finish_interrupted(client: MlflowClient, name: str, *, audit: AuditLog) -> str | None:
+    """If a crash interrupted a stage move of ``name``, finish it under the lock; what was done, or ``None``.
+
+    Called before a move is planned, so it is planned against the stages as
+    they really are.
+    """
+    if pending_move(client, name) is None:
+        return None
+    with promotion_lock(client, name):
+        return recover(client, name, audit=audit)
+
+
+def recover(client: MlflowClient, name: str, *, audit: AuditLog) -> str | None:
+    """Finish a stage move that a crash interrupted; call under the promotion lock. What was done, or ``None``.
+
+    The move was allowed and its decision recorded before it began, so it is
+    completed when the aliases are all as it left them (each still as before,
+    or already as after). If someone changed them since, it is abandoned:
+    nothing is guessed, the intent is cleared and ``agentgov doctor`` reports
+    what still disagrees.
+    """
+    intent = pending_move(client, name)
+    if intent is None:
+        return None
+    plan = StagePlan.from_dict(intent["plan"])
+    decision_id, actor = str(intent["decision_id"]), str(intent.get("actor") or "agentgov")
+    found = aliases(client, name)
+    ours = all(
+        found.get(alias) in (plan.aliases_before.get(alias), plan.aliases_after.get(alias))
+        for alias in {*found, *plan.aliases_before, *plan.aliases_after}
+    )
+    if ours:
+        _write(client, name, found, plan.aliases_after, plan.stage_updates, decision_id)
+        if not _recorded(audit, decision_id):
+            _record_change(audit, actor, plan, decision_id, recovered=True)
+        outcome = "completed"
+    else:
+        outcome = "abandoned"
+    ref = AgentRef(name, version=plan.version)
+    audit.append(
+        actor="agentgov",
+        action="stage.recovered",
+        subject=str(ref),
+        payload={"decision_id": decision_id, "outcome": outcome, "to": plan.target.value, "found": found, "interrupted_by": actor},
+    )
+    with mlflow_errors(f"clearing the interrupted stage move of {name}"):
+        client.delete_registered_model_tag(name, TAG_PENDING_MOVE)
+    return f"{outcome} the interrupted move of {ref} to {plan.target.value} (decision {decision_id})"
+
+
+def _recorded(audit: AuditLog, decision_id: str) -> bool:
+    return any(r.action == "stage.change" and r.payload.get("decision_id") == decision_id for r in audit.records())
+
+
+def _record_change(audit: AuditLog, actor: str, plan: StagePlan, decision_id: str, *, recovered: bool = False) -> None:
+    payload = {**plan.to_dict(), "decision_id": decision_id}
+    if recovered:
+        payload["recovered"] = True
+    audit.append(actor=actor, action="stage.change", subject=str(AgentRef(plan.agent, version=plan.version)), payload=payload)
+
+
 def _write(client: MlflowClient, name: str, before: dict[str, int], after: dict[str, int], stages: dict[int, Stage], decision_id: str | None) -> None:
     with mlflow_errors(f"changing the stages of {name}"):
         for alias, version in after.items():
@@ -153,6 +254,7 @@ def _write(client: MlflowClient, name: str, before: dict[str, int], after: dict[
                 client.set_registered_model_alias(name, alias, str(version))
         for alias in before.keys() - after.keys():
             client.delete_registered_model_alias(name, alias)
+        reached("stage.after-aliases")
         for version, stage in stages.items():
             client.set_model_version_tag(name, str(version), TAG_STAGE, stage.value)
             if decision_id:
@@ -167,6 +269,14 @@ def _restore(client: MlflowClient, plan: StagePlan, stage_before: dict[int, Stag
         _write(client, plan.agent, current, plan.aliases_before, restore, None)
     except Exception:
         pass  # `agentgov doctor` reports what is still out of line
+
+
+def _forget_intent(client: MlflowClient, name: str) -> None:
+    """Best effort, after a failed move was undone: it must not be completed later."""
+    try:
+        client.delete_registered_model_tag(name, TAG_PENDING_MOVE)
+    except Exception:
+        pass  # the next writer finds the aliases as before and completes nothing it should not: see recover()
 
 
 def _describe(current: dict[str, int]) -> str:
