@@ -237,7 +237,8 @@ def _run_promotion(state: State, ref: Any, stage: Any, *, dry_run: bool, accept:
         actor=state.config.user,
         dry_run=dry_run,
         accept_inconclusive=list(accept),
-        overrides=overrides,
+        # Flow parameters are stored in Prefect's database: the reasons go there masked, as into the audit log.
+        overrides=state.home.audit_log.masker.value(overrides),
     )
     return outcome["plan"], Decision.from_dict(outcome["decision"])
 

@@ -95,6 +95,7 @@ def promote_agent(
         [(r.policy, r.mode.value, r.status.value, r.reason, ", ".join(r.evidence) or "-") for r in decision.results]
         or [("-", "-", "-", decision.summary, "-")],
         description=decision.summary,
+        masker=audit.masker,
     )
     return {"decision": decision.to_dict(), "plan": plan, "dry_run": dry_run}
 
@@ -117,7 +118,8 @@ def rollback_agent(name: str, actor: str | None = None) -> dict[str, Any]:
 
     config = load_config()
     plugins = load_plugins(config)
-    outcome = roll_back(config, plugins, Home.configured(config, plugins).audit_log, name, actor or config.user)
+    audit = Home.configured(config, plugins).audit_log
+    outcome = roll_back(config, plugins, audit, name, actor or config.user)
     decision = outcome["decision"]
     publish_table(
         f"rollback-{name}",
@@ -125,5 +127,6 @@ def rollback_agent(name: str, actor: str | None = None) -> dict[str, Any]:
         ("What", "Value"),
         [("decision", decision["id"]), ("why", decision["summary"]), ("by", decision["actor"])],
         description=decision["summary"],
+        masker=audit.masker,
     )
     return outcome

@@ -66,6 +66,8 @@ from agentgov.registry.errors import RegistryUnavailable
 if TYPE_CHECKING:
     from prefect import Flow
 
+    from agentgov.core.masking import Masker
+
 R = TypeVar("R")
 
 STARTUP_TIMEOUT_S = 90.0
@@ -373,14 +375,25 @@ def markdown_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str
     return "\n".join(lines)
 
 
-def publish_table(key: str, title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], description: str = "") -> None:
-    """Publish a markdown table as a Prefect artifact of the current flow run (the UI's Artifacts tab)."""
+def publish_table(
+    key: str, title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], description: str = "", *, masker: Masker | None = None
+) -> None:
+    """Publish a markdown table as a Prefect artifact of the current flow run (the UI's Artifacts tab).
+
+    Every cell, the title and the description are masked as the audit log is
+    (``masker``: the home's configured one; the built-in patterns by default),
+    so no credential or personal data reaches Prefect's database.
+    """
     from prefect.artifacts import create_markdown_artifact
 
+    from agentgov.core.masking import DEFAULT_MASKER
+
+    mask = (masker or DEFAULT_MASKER).text
+    rows = [tuple(mask(v) if isinstance(v, str) else v for v in row) for row in rows]
     create_markdown_artifact(
-        markdown=f"## {title}\n\n{markdown_table(columns, rows)}\n",
+        markdown=f"## {mask(title)}\n\n{markdown_table(columns, rows)}\n",
         key=artifact_key(key),
-        description=description or title,
+        description=mask(description or title),
     )
 
 

@@ -54,7 +54,8 @@ def approve(
             hint="ask another owner to run `agentgov approve`",
         )
     now = utcnow()
-    approval = Approval(ref, stage, approver, comment, at=now, expires_at=now + ttl if ttl else None)
+    # The comment goes into an MLflow tag as well as the audit log: masked alike.
+    approval = Approval(ref, stage, approver, audit.masker.text(comment), at=now, expires_at=now + ttl if ttl else None)
     publish(Event(EventKind.APPROVED, ref, approver, approval.to_dict()), audit=audit, plugins=plugins)
     with mlflow_errors(f"tagging the approval on {ref}"):
         client.set_model_version_tag(ref.name, str(ref.version), f"{TAG_APPROVAL}{stage.value}.{approver}", json.dumps(approval.to_dict()))
