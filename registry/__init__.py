@@ -8,5 +8,6 @@ The public API::
 """
 
 from agentgov.registry.loading import LoadedAgent, load_agent
+from agentgov.registry.model import AgentVersion
 
-__all__ = ["LoadedAgent", "load_agent"]
+__all__ = ["AgentVersion", "LoadedAgent", "load_agent"]
