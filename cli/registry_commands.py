@@ -224,11 +224,10 @@ def promote(
 def _run_promotion(state: State, ref: Any, stage: Any, *, dry_run: bool, accept: tuple[str, ...], overrides: dict[str, str]) -> tuple[Any, Any]:
     """(plan or None, decision): the promotion as a ``promote-agent`` Prefect flow run."""
     from agentgov.core.types import Decision
-    from agentgov.pipelines.promote import promote_agent
     from agentgov.pipelines.runtime import run_flow
 
     outcome = run_flow(
-        promote_agent,
+        "agentgov.pipelines.promote:promote_agent",  # imported while an embedded Prefect server boots
         config=state.config,
         console=state.debug,
         name=ref.name,
@@ -261,11 +260,12 @@ def _overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.pass_obj
 def rollback(state: State, name: str, as_json: bool) -> None:
     """Put the previous production version of NAME back in production, in one step."""
-    from agentgov.pipelines.promote import rollback_agent
     from agentgov.pipelines.runtime import run_flow
 
     with status(f"Rolling back {name}", quiet=as_json):
-        outcome = run_flow(rollback_agent, config=state.config, console=state.debug, name=name, actor=state.config.user)
+        outcome = run_flow(
+            "agentgov.pipelines.promote:rollback_agent", config=state.config, console=state.debug, name=name, actor=state.config.user
+        )
     plan, decision = outcome["plan"], outcome["decision"]
     if as_json:
         print_json({"plan": plan, "decision": decision})
