@@ -6,20 +6,43 @@ every problem at once, each with its line in the file::
     agent.yaml, line 9: connectors[1].scopes[0]: expected RESOURCE:ACTION like 'tickets:read' or '*', got 'read'
 
 Unknown keys are errors, so a misspelt key never silently means "the default".
+
+A manifest is bounded before it is parsed in full, so a hostile one costs
+little to refuse: the file is at most :data:`MAX_BYTES` (1 MiB), a regular
+file; it holds at most :data:`MAX_VALUES` values (keys, items and scalars)
+once YAML aliases are expanded, counted on the parser's events before any
+node is built. Anchors (``&name``) and aliases (``*name``) are allowed within
+that budget, so an "alias bomb" is refused at once, and a recursive alias is
+refused outright. Text fields have lengths of their own (the description
+:data:`MAX_DESCRIPTION`, names and other strings :data:`MAX_TEXT`, paths
+:data:`MAX_PATH`, the example request :data:`MAX_EXAMPLE` as JSON), and the
+whole manifest as JSON fits the MLflow tag it is recorded in (:data:`MAX_JSON`).
+
+Files the manifest names (the entrypoint, prompts, tool schemas) must lie in
+the agent's folder: ``..`` is refused, and so is a symbolic link that leads out.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, to_json
 
 from agentgov.core.errors import AgentgovError
 from agentgov.core.types import SLUG_PATTERN, is_slug
@@ -29,6 +52,14 @@ if TYPE_CHECKING:
 
 MANIFEST_FILENAME = "agent.yaml"
 SCHEMA_ID = "urn:agentgov:schema:agent-manifest:1"
+
+MAX_BYTES = 1 << 20  # the file
+MAX_VALUES = 10_000  # keys, items and scalars, aliases expanded
+MAX_DESCRIPTION = 5_000  # characters
+MAX_TEXT = 256  # names, kinds, owners, scopes, pins, tags...
+MAX_PATH = 200  # relative paths; they also become parts of MLflow tag keys (at most 250 characters)
+MAX_EXAMPLE = 64 << 10  # example_request, as JSON
+MAX_JSON = 100_000  # the whole manifest as JSON: the `agentgov.manifest` tag (MLflow's limit on a version tag value)
 
 ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py(:[A-Za-z_][A-Za-z0-9_]*)?$"
 SCOPE_PATTERN = r"^([a-z0-9_.-]+:[a-z0-9_.*-]+|\*)$"
@@ -42,16 +73,21 @@ PIN_PATTERN = (
 )
 
 
-def _checked(pattern: str, kind: str, expected: str) -> Any:
+def _checked(pattern: str, kind: str, expected: str, max_length: int = MAX_TEXT) -> Any:
     """A string type that must match ``pattern``, with a message people can act on."""
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
+        if len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long", "expected at most {max} characters, got {length}", {"max": max_length, "length": len(value)}
+            )
         if not compiled.match(value):
             raise PydanticCustomError(kind, f"expected {expected}, got {{value}}", {"value": _short(value)})
         return value
 
-    return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern})]
+    schema = {"type": "string", "pattern": pattern, "maxLength": max_length}
+    return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
 
 
 def _slug(value: str) -> str:
@@ -92,10 +128,11 @@ Scope = _checked(SCOPE_PATTERN, "scope", "RESOURCE:ACTION like 'tickets:read' or
 RateLimit = _checked(RATE_LIMIT_PATTERN, "rate_limit", "COUNT/UNIT with UNIT s, min, h or d, like '10/s'")
 Memory = _checked(MEMORY_PATTERN, "memory", "a size in Ki, Mi, Gi or Ti, like '512Mi'")
 Pin = _checked(PIN_PATTERN, "pin", "an exact pin NAME==VERSION, like 'requests==2.32.3'")
-RelativePath = Annotated[str, AfterValidator(_relative_path)]
+RelativePath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(_relative_path)]
 PromptRef = _checked(PROMPT_REF_PATTERN, "prompt_ref", "an MLflow prompt registry reference like 'prompts:/support-triage/3'")
-SuitePath = Annotated[str, AfterValidator(_suite_path)]
-NonEmpty = Annotated[str, Field(min_length=1)]
+SuitePath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(_suite_path)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -121,17 +158,17 @@ class _Model(BaseModel):
 class ModelSpec(_Model):
     """A model the agent calls."""
 
-    name: str = Field(description="The model's name, like 'gpt-4o-mini' or 'all-MiniLM-L6-v2'.")
-    kind: str = Field(description="What it is, like 'llm', 'embedding' or 'classifier'.")
-    provider: str = Field(description="Who serves it, like 'openai' or 'local'.")
-    size: str | None = Field(default=None, description="Its size, like '7B'.")
+    name: Text = Field(description="The model's name, like 'gpt-4o-mini' or 'all-MiniLM-L6-v2'.")
+    kind: Text = Field(description="What it is, like 'llm', 'embedding' or 'classifier'.")
+    provider: Text = Field(description="Who serves it, like 'openai' or 'local'.")
+    size: Text | None = Field(default=None, description="Its size, like '7B'.")
 
 
 class Connector(_Model):
     """A system the agent may touch, with the least scopes it needs."""
 
-    name: str = Field(description="Unique within the manifest.")
-    kind: str = Field(description="The system, like 'zendesk' or 'postgres'.")
+    name: Text = Field(description="Unique within the manifest.")
+    kind: Text = Field(description="The system, like 'zendesk' or 'postgres'.")
     scopes: list[Scope] = Field(description="What it may do, like 'tickets:read'; '*' for everything.")
     rate_limit: RateLimit | None = Field(default=None, description="At most this many calls, like '10/s' or '600/min'.")
 
@@ -157,7 +194,7 @@ class Tool(_Model):
 
     model_config = ConfigDict(serialize_by_alias=True)  # `schema` would shadow BaseModel.schema
 
-    connector: str = Field(description="A connector named in connectors.")
+    connector: Text = Field(description="A connector named in connectors.")
     action: NonEmpty = Field(description="The action, like 'create_ticket'; unique per connector.")
     schema_: RelativePath = Field(alias="schema", description="JSON Schema file of the tool's arguments, relative.")
 
@@ -190,7 +227,7 @@ class Manifest(_Model):
     """An agent's manifest, ``agent.yaml``."""
 
     name: Slug = Field(description="The agent's registry name: DNS-safe, at most 63 characters.")
-    description: str
+    description: str = Field(max_length=MAX_DESCRIPTION, description="What the agent does, for people.")
     owners: list[NonEmpty] = Field(min_length=1, description="Who answers for the agent, at least one.")
     risk_tier: Literal["low", "medium", "high"]
     entrypoint: Entrypoint = Field(
@@ -206,7 +243,28 @@ class Manifest(_Model):
     success_criteria: SuccessCriteria = Field(default_factory=SuccessCriteria)
     resources: Resources = Field(default_factory=Resources)
     requirements: list[Pin] = Field(default_factory=list, description="Exact pins NAME==VERSION, installed with the agent.")
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[Text, Text] = Field(default_factory=dict)
+
+    @field_validator("example_request")
+    @classmethod
+    def _bounded_example(cls, example: dict[str, Any]) -> dict[str, Any]:
+        size = len(to_json(example))
+        if size > MAX_EXAMPLE:
+            raise PydanticCustomError(
+                "example_too_long", "expected at most {max} bytes as JSON, got {size}", {"max": MAX_EXAMPLE, "size": size}
+            )
+        return example
+
+    @model_validator(mode="after")
+    def _fits_its_tag(self) -> Manifest:
+        size = len(json.dumps(self.model_dump(mode="json"), sort_keys=True))
+        if size > MAX_JSON:
+            raise PydanticCustomError(
+                "manifest_too_long",
+                "the manifest is {size} characters as JSON, at most {max} (it is recorded in an MLflow tag of that size)",
+                {"max": MAX_JSON, "size": size},
+            )
+        return self
 
     @field_validator("connectors")
     @classmethod
@@ -289,6 +347,54 @@ def load_manifest(path: Path) -> Manifest:
 
     Raises :class:`ManifestError` listing every problem, each with its line.
     """
+    path, root, data = _parse(path)
+    problems = list(_repeated_keys(path, root, ()))
+    manifest: Manifest | None = None
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem(path, root, error) for error in exc.errors(include_url=False))
+    entrypoint = data.get("entrypoint")
+    if isinstance(entrypoint, str) and not any(p.field == "entrypoint" for p in problems):
+        file = entrypoint.partition(":")[0]
+        if re.match(ENTRYPOINT_PATTERN, entrypoint):
+            line = _line(root, ("entrypoint",), missing=False)
+            if not (path.parent / file).is_file():
+                problems.append(ManifestProblem(path, line, "entrypoint", f"{file} does not exist in {path.parent}"))
+            elif (target := outside(path.parent, file)) is not None:
+                problems.append(ManifestProblem(path, line, "entrypoint", _leads_out(file, target, path.parent)))
+    problems.extend(_missing_files(path, root, data, problems))
+    if problems:
+        raise ManifestError(sorted(problems, key=lambda p: p.line))
+    assert manifest is not None
+    return manifest
+
+
+def read_name(path: Path) -> str | None:
+    """The manifest's ``name`` when it is a valid slug, read without validating the rest (for run names).
+
+    Bounded like :func:`load_manifest`: a file it would refuse as a whole gives None.
+    """
+    try:
+        _, _, data = _parse(path)
+    except ManifestError:
+        return None
+    name = data.get("name")
+    return name if isinstance(name, str) and is_slug(name) else None
+
+
+def outside(folder: Path, file: str) -> Path | None:
+    """Where ``folder/file`` really is, when a symbolic link leads it out of ``folder``; else None."""
+    target = (Path(folder) / file).resolve()
+    return None if target.is_relative_to(Path(folder).resolve()) else target
+
+
+def _leads_out(file: str, target: Path, folder: Path) -> str:
+    return f"{file} leads out of the agent folder through a symbolic link (to {target}); copy the file into {folder}"
+
+
+def _parse(path: Path) -> tuple[Path, yaml.MappingNode, dict[str, Any]]:
+    """The manifest file of ``path``, its YAML nodes and its data; refuses what cannot be a manifest, cheaply."""
     import yaml
 
     path = Path(path).absolute()
@@ -298,20 +404,19 @@ def load_manifest(path: Path) -> Manifest:
     def fail(line: int, field: str, message: str) -> ManifestError:
         return ManifestError([ManifestProblem(path, line, field, message)])
 
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        where = f"in {path.parent}" if path.parent.is_dir() else f"and no folder {path.parent}"
-        raise fail(1, FILE, f"no {path.name} {where}") from None
-    except OSError as exc:
-        raise fail(1, FILE, f"cannot read: {exc.strerror}") from None
+    raw = _read_bounded(path, fail)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise fail(raw[: exc.start].count(b"\n") + 1, FILE, f"not UTF-8 text (byte {exc.start})") from None
+    _count_values(text, fail)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if root is not None else None
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or str(exc)
@@ -328,24 +433,71 @@ def load_manifest(path: Path) -> Manifest:
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         got = "a list" if isinstance(root, yaml.SequenceNode) else _short(data)
         raise fail(root.start_mark.line + 1, TOP, f"expected a mapping of keys to values, got {got}")
+    return path, root, data
 
-    problems = list(_repeated_keys(path, root, ()))
-    manifest: Manifest | None = None
+
+def _read_bounded(path: Path, fail: Callable[[int, str, str], ManifestError]) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is over :data:`MAX_BYTES`, without reading more."""
+    import stat
+
+    limit = f"a manifest may be at most 1 MiB ({MAX_BYTES:,} bytes)"
     try:
-        manifest = Manifest.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_problem(path, root, error) for error in exc.errors(include_url=False))
-    entrypoint = data.get("entrypoint")
-    if isinstance(entrypoint, str) and not any(p.field == "entrypoint" for p in problems):
-        file = entrypoint.partition(":")[0]
-        if re.match(ENTRYPOINT_PATTERN, entrypoint) and not (path.parent / file).is_file():
-            line = _line(root, ("entrypoint",), missing=False)
-            problems.append(ManifestProblem(path, line, "entrypoint", f"{file} does not exist in {path.parent}"))
-    problems.extend(_missing_files(path, root, data, problems))
-    if problems:
-        raise ManifestError(sorted(problems, key=lambda p: p.line))
-    assert manifest is not None
-    return manifest
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise fail(1, FILE, "not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise fail(1, FILE, f"the file is {info.st_size:,} bytes; {limit}")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # it may have grown since
+    except FileNotFoundError:
+        where = f"in {path.parent}" if path.parent.is_dir() else f"and no folder {path.parent}"
+        raise fail(1, FILE, f"no {path.name} {where}") from None
+    except OSError as exc:
+        raise fail(1, FILE, f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise fail(1, FILE, f"the file is over {MAX_BYTES:,} bytes; {limit}")
+    return raw
+
+
+def _count_values(text: str, fail: Callable[[int, str, str], ManifestError]) -> None:
+    """Refuse a document of over :data:`MAX_VALUES` values, aliases expanded, or with a recursive alias.
+
+    Counted on the parser's events (libyaml's when installed), in one pass that
+    never expands an alias: each anchor's size is remembered and an alias adds
+    it. Syntax errors are left to the composer, which says where they are.
+    """
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    sizes: dict[str, int] = {}  # anchor -> values in its node
+    opened: list[tuple[str | None, int]] = []  # collections being read: (anchor, count before it)
+    count = 0
+    aliased = False
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, yaml.AliasEvent):
+                aliased = True
+                if any(anchor == event.anchor for anchor, _ in opened):
+                    line = event.start_mark.line + 1
+                    raise fail(line, YAML, f"recursive alias *{event.anchor}: a value may not contain itself")
+                count += sizes.get(event.anchor, 0)  # an undefined one is the composer's to report
+            elif isinstance(event, yaml.ScalarEvent):
+                count += 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                count += 1
+                opened.append((event.anchor, count - 1))
+            elif isinstance(event, yaml.CollectionEndEvent) and opened:
+                anchor, before = opened.pop()
+                if anchor:
+                    sizes[anchor] = count - before
+            if count > MAX_VALUES:
+                line = event.start_mark.line + 1
+                what = " once its aliases are expanded" if aliased else ""
+                raise fail(line, YAML, f"over {MAX_VALUES:,} values{what}; a manifest may hold at most {MAX_VALUES:,} (keys, items and scalars)")
+    except yaml.YAMLError:
+        return
 
 
 def _missing_files(path: Path, root: yaml.Node, data: dict[str, Any], found: list[ManifestProblem]) -> Iterable[ManifestProblem]:
@@ -361,13 +513,16 @@ def _missing_files(path: Path, root: yaml.Node, data: dict[str, Any], found: lis
             file = item.get(file_key)
             if isinstance(file, str) and field not in flagged and file.strip():
                 target = path.parent / file
+                line = _line(root, (key, index, file_key), missing=False)
                 if not target.is_file():
-                    yield ManifestProblem(path, _line(root, (key, index, file_key), missing=False), field, f"{file} does not exist in {path.parent}")
+                    yield ManifestProblem(path, line, field, f"{file} does not exist in {path.parent}")
+                elif (elsewhere := outside(path.parent, file)) is not None:
+                    yield ManifestProblem(path, line, field, _leads_out(file, elsewhere, path.parent))
                 elif key == "tools":
                     try:
                         json.loads(target.read_text(encoding="utf-8"))
                     except (ValueError, UnicodeDecodeError) as exc:
-                        yield ManifestProblem(path, _line(root, (key, index, file_key), missing=False), field, f"{file} is not JSON: {exc}")
+                        yield ManifestProblem(path, line, field, f"{file} is not JSON: {exc}")
             connector = item.get("connector")
             if key == "tools" and isinstance(connector, str) and connector not in connectors:
                 line = _line(root, (key, index, "connector"), missing=False)

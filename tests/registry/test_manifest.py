@@ -18,6 +18,7 @@ from agentgov.registry.manifest import (
     ManifestProblem,
     load_manifest,
     manifest_json_schema,
+    read_name,
 )
 
 MINIMAL = """\
@@ -357,3 +358,145 @@ def test_the_schema_name_pattern_is_is_slug() -> None:
     validator = jsonschema.Draft202012Validator({"type": "string", "pattern": pattern})
     for name in ("a", "support-router", "r2-d2", "a" * 63, "a" * 64, "-a", "a-", "A", "a_b", "a.b", ""):
         assert validator.is_valid(name) == is_slug(name), name
+
+
+# Hostile manifests: bounded before they are parsed in full (issue 12, item 6).
+
+
+def alias_bomb(depth: int) -> str:
+    """A "billion laughs": each level is ten aliases of the one before, 10**depth strings in all."""
+    levels = [f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, depth + 1)]
+    return MINIMAL + "  l0: &l0 lol\n" + "\n".join(levels) + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    path = write(tmp_path, alias_bomb(9))
+    started = time.monotonic()
+    field, line, message = only_problem(path)
+    assert time.monotonic() - started < 5
+    assert (field, line) == ("(yaml)", 12)  # the first level whose expansion crosses the limit
+    assert message == "over 10,000 values once its aliases are expanded; a manifest may hold at most 10,000 (keys, items and scalars)"
+    assert read_name(path) is None  # the flow's run name does not expand it either
+
+
+def test_aliases_within_the_budget_are_fine(tmp_path: Path) -> None:
+    text = MINIMAL + "connectors:\n  - {name: a, kind: zendesk, scopes: &rw ['tickets:read', 'tickets:write']}\n  - {name: b, kind: jira, scopes: *rw}\n"
+    manifest = load_manifest(write(tmp_path, text))
+    assert manifest.connectors[1].scopes == ["tickets:read", "tickets:write"]
+    assert load_manifest(write(tmp_path, alias_bomb(3))).example_request["l3"][0][0] == ["lol"] * 10
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "  loop: &loop [a, *loop]\n")
+    assert only_problem(path) == ("(yaml)", 8, "recursive alias *loop: a value may not contain itself")
+
+
+def test_over_ten_thousand_values_are_refused_without_aliases_too(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "  many: [" + ", ".join(["1"] * 10_000) + "]\n")
+    assert only_problem(path) == ("(yaml)", 8, "over 10,000 values; a manifest may hold at most 10,000 (keys, items and scalars)")
+
+
+def test_a_manifest_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with open(path, "ab") as f:
+        f.truncate(200 << 20)  # 200 MB, sparse: reading it would take seconds and the memory
+    message = "the file is 209,715,200 bytes; a manifest may be at most 1 MiB (1,048,576 bytes)"
+    assert only_problem(path) == ("(file)", 1, message)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert str(caught.value) == f"{path}, line 1: (file): {message}"
+
+
+@pytest.mark.timeout(30)
+def test_a_manifest_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "agent.yaml")  # opening it would wait for a writer forever
+    assert only_problem(tmp_path) == ("(file)", 1, "not a regular file")
+
+
+LONG = [
+    ("description", MINIMAL.replace("Routes support tickets.", "x" * 5001), "description", 2, "at most 5000 characters"),
+    ("owner", MINIMAL.replace("support@example.com", "a" * 257), "owners[0]", 3, "at most 256 characters"),
+    ("tag value", MINIMAL + f"tags:\n  team: {'t' * 257}\n", "tags.team", 9, "at most 256 characters"),
+    ("tag key", MINIMAL + f"tags:\n  {'k' * 257}: x\n", f"tags.{'k' * 257} (key)", 9, "at most 256 characters"),
+    ("model name", MINIMAL + f"models:\n  - {{name: {'m' * 300}, kind: llm, provider: x}}\n", "models[0].name", 9, "at most 256 characters"),
+    ("scope", MINIMAL + f"connectors:\n  - {{name: a, kind: b, scopes: ['{'s' * 300}:read']}}\n", "connectors[0].scopes[0]", 9, "expected at most 256 characters, got 305"),
+    ("dataset path", MINIMAL + f"datasets:\n  - {{path: {'d' * 201}.csv, role: eval}}\n", "datasets[0].path", 9, "at most 200 characters"),
+    ("example request", MINIMAL + f"  big: {'b' * 70_000}\n", "example_request", 6, "expected at most 65536 bytes as JSON, got 70039"),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "line", "words"), [c[1:] for c in LONG], ids=[c[0] for c in LONG])
+def test_text_fields_have_a_length_limit(tmp_path: Path, text: str, field: str, line: int, words: str) -> None:
+    found = only_problem(write(tmp_path, text))
+    assert found[:2] == (field, line) and words in found[2], found
+
+
+def test_the_whole_manifest_fits_the_mlflow_tag_it_is_recorded_in(tmp_path: Path) -> None:
+    tags = "".join(f"  tag{i}: {'v' * 250}\n" for i in range(420))
+    found = only_problem(write(tmp_path, MINIMAL + "tags:\n" + tags))
+    assert found[:2] == ("(top level)", 1)
+    assert found[2].startswith("the manifest is 11") and "characters as JSON, at most 100000 (it is recorded in an MLflow tag" in found[2]
+
+
+def test_the_json_schema_carries_the_length_limits() -> None:
+    validator = jsonschema.Draft202012Validator(manifest_json_schema())
+    full = yaml.safe_load(FULL)
+    for manifest in (
+        {**full, "description": "x" * 5001},
+        {**full, "owners": ["o" * 257]},
+        {**full, "requirements": [f"{'p' * 300}==1.0"]},
+        {**full, "datasets": [{"path": "d" * 201, "role": "eval"}]},
+    ):
+        assert list(validator.iter_errors(manifest)), manifest
+
+
+# Symbolic links out of the agent folder are refused like '..' (issue 12, item 7).
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder beside the agent's, holding what must never be packaged."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "creds.txt").write_text("password=hunter2\n")
+    (folder / "agent.py").write_text("class Agent:\n    def act(self, request):\n        return {}\n")
+    (folder / "schema.json").write_text("{}")
+    return folder
+
+
+def test_an_entrypoint_linked_out_of_the_folder_is_refused(tmp_path: Path, outside: Path) -> None:
+    agent = tmp_path / "agent"
+    path = write(agent, MINIMAL, code=False)
+    (agent / "agent.py").symlink_to(outside / "agent.py")
+    expected = f"agent.py leads out of the agent folder through a symbolic link (to {outside / 'agent.py'}); copy the file into {agent}"
+    assert only_problem(path) == ("entrypoint", 5, expected)
+
+
+def test_a_prompt_or_tool_schema_linked_out_of_the_folder_is_refused(tmp_path: Path, outside: Path) -> None:
+    agent = tmp_path / "agent"
+    text = MINIMAL + (
+        "connectors:\n  - {name: helpdesk, kind: zendesk, scopes: ['*']}\n"
+        "prompts:\n  - {name: system, path: prompts/creds.txt}\n"
+        "tools:\n  - {connector: helpdesk, action: create, schema: schema.json}\n"
+    )
+    path = write(agent, text)
+    (agent / "prompts").symlink_to(outside, target_is_directory=True)  # a folder on the way is a link
+    (agent / "schema.json").symlink_to(outside / "schema.json")
+    found = problems_of(path)
+    assert [(field, line) for field, line, _ in found] == [("prompts[0].path", 11), ("tools[0].schema", 13)]
+    assert found[0][2] == f"prompts/creds.txt leads out of the agent folder through a symbolic link (to {outside / 'creds.txt'}); copy the file into {agent}"
+    assert "schema.json leads out of the agent folder" in found[1][2]
+
+
+def test_links_that_stay_in_the_folder_are_fine(tmp_path: Path) -> None:
+    agent = tmp_path / "agent"
+    path = write(agent, MINIMAL.replace("agent.py:Agent", "main.py:Agent") + "prompts:\n  - {name: system, path: current.txt}\n")
+    (agent / "main.py").symlink_to("agent.py")
+    (agent / "v2.txt").write_text("prompt")
+    (agent / "current.txt").symlink_to(agent / "v2.txt")
+    assert load_manifest(path).prompts[0].path == "current.txt"
