@@ -1,11 +1,16 @@
 """What a gate of 10 policies costs: the plugin machinery, and the Prefect flow around it.
 
-    python benchmarks/gate.py [--repeat 20] [--flow-repeat 3] [--server]
+    python benchmarks/gate.py [--repeat 20] [--flow-repeat 3] [--server] [--no-flow]
 
 Plugin overhead (in memory, no registry): 10 trivial policies called directly,
 versus the same 10 through the gate (collected from a plugin, configured from
 agentgov.toml, each in its own thread with a time limit, the config hashed),
 and the 10 built-in policies on static evidence.
+
+Isolation cost: one trivial policy through the gate in a thread (the default)
+and with ``isolation = "process"`` (a forked process, killed at its deadline,
+its verdict sent back as JSON), and the same trivial policy reading the
+version through the gate from its process.
 
 Flow overhead (a real sqlite registry in a temporary home, the example agent
 registered, evidence tags on the version): the gate as a dry run called
@@ -100,7 +105,39 @@ def plugin_overhead(repeat: int) -> list[tuple[str, float]]:
         ("10 trivial policies, called directly", bare),
         ("10 trivial policies through the gate", gate),
         ("10 built-in policies through the gate (static evidence)", built_in),
+        *isolation_overhead(plugins, request, evidence, repeat),
     ]
+
+
+class Reader(Trivial):
+    def evaluate(self, context):
+        return context.passed(f"read {context.version.ref}")
+
+
+def isolation_overhead(plugins, request, evidence, repeat: int) -> list[tuple[str, float]]:
+    """One trivial policy through the gate: in a thread, in a process of its own, and reading evidence from there."""
+    from agentgov.core.config import load_config
+    from agentgov.policies.gate import decide
+
+    reader = Reader("reader")
+
+    class Plugin:
+        @staticmethod
+        def agentgov_register_policies(register):
+            register(reader)
+
+    plugins.register(Plugin(), "reader")
+    rows = []
+    for label, toml in (
+        ("1 trivial policy through the gate, in a thread", "[stages.production.policies.trivial-0]\n"),
+        ("1 trivial policy through the gate, isolation = process", '[stages.production.policies.trivial-0]\nisolation = "process"\n'),
+        ("1 policy reading the version, isolation = process", '[stages.production.policies.reader]\nisolation = "process"\n'),
+    ):
+        Path("agentgov.toml").write_text(toml)
+        config = load_config()
+        assert decide(config, plugins, request, evidence).allowed
+        rows.append((label, timed(lambda config=config: decide(config, plugins, request, evidence), repeat)))
+    return rows
 
 
 def flow_overhead(repeat: int, with_server: bool) -> list[tuple[str, float]]:
@@ -150,12 +187,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="timed runs of the in-memory cases (median)")
     parser.add_argument("--flow-repeat", type=int, default=3, help="timed runs of the registry and flow cases (median)")
     parser.add_argument("--server", action="store_true", help="also time the flow on a running agentgov server")
+    parser.add_argument("--no-flow", action="store_true", help="only the in-memory cases: no registry, no Prefect")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="agentgov-gate-bench-"))
     os.chdir(workdir)
     os.environ.update({"AGENTGOV_HOME": str(workdir / "home"), "AGENTGOV_USER": "bench"})
     try:
-        rows = plugin_overhead(args.repeat) + flow_overhead(args.flow_repeat, args.server)
+        rows = plugin_overhead(args.repeat) + ([] if args.no_flow else flow_overhead(args.flow_repeat, args.server))
     finally:
         os.chdir(REPO)
         shutil.rmtree(workdir, ignore_errors=True)

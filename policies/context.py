@@ -1,17 +1,34 @@
 """What a policy can see about the promotion it judges, fetched only when asked.
 
 Each policy gets its own :class:`PolicyContext`: its parameters, the request
-(which version, which stage, who asks) and lazy access to the evidence, which
-is read from the registry once per gate run and shared by all policies.
+(which version, which stage, who asks) and lazy access to the evidence. The
+evidence is read from the registry at most once per gate run
+(:class:`EvidenceReads`) and kept as JSON text, which nothing can change; each
+policy is handed objects built afresh from that text, read-only where the type
+allows (``MappingProxyType`` for the version's tags, the request's overrides
+and the parameters; frozen dataclasses and tuples elsewhere). So whatever a
+policy does to what it was given, by ``object.__setattr__`` past ``frozen`` or
+through the garbage collector's list of live objects, the next policy and the
+gate's own decision do not see it.
+
+That protects the gate from tampering through the objects a policy receives.
+A policy runs as Python code in the gate's process, though, and code that sets
+out to reach the gate's private state (its frames, its modules) can; run a
+policy you do not trust with ``isolation = "process"``, where only its verdict,
+as JSON, comes back.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentgov.core.errors import InvalidValue
@@ -24,7 +41,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GateRequest:
-    """Who asks to move which version where, and what they vouch for."""
+    """Who asks to move which version where, and what they vouch for.
+
+    ``overrides`` is a read-only copy of the mapping given.
+    """
 
     agent: AgentRef
     target: Stage
@@ -32,6 +52,24 @@ class GateRequest:
     at: datetime = field(default_factory=utcnow)
     # policy -> the reason given for an emergency override (change-freeze)
     overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", Stage.parse(self.target))
+        overrides = dict(self.overrides or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()):
+            raise InvalidValue("overrides must map policy names to reasons (strings)")
+        object.__setattr__(self, "overrides", MappingProxyType(overrides))
+
+    def to_json(self) -> str:
+        """The request as JSON text: how the gate keeps its own copy, out of every policy's reach."""
+        return json.dumps(
+            {"agent": self.agent.to_dict(), "target": self.target.value, "actor": self.actor, "at": self.at.isoformat(), "overrides": dict(self.overrides)}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> GateRequest:
+        data = json.loads(text)
+        return cls(AgentRef.from_dict(data["agent"]), Stage.parse(data["target"]), data["actor"], datetime.fromisoformat(data["at"]), data["overrides"])
 
 
 class Evidence(Protocol):
@@ -92,14 +130,143 @@ class RegistryEvidence:
         return self._once("agent", lambda: load_agent(self._ref, self._config))
 
 
+# -- evidence as the gate keeps it: JSON text, read once --------------------------------------------
+
+EVIDENCE = ("version", "production", "approvals", "manifest_text")
+
+
+def version_to_plain(version: AgentVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "stage": version.stage.value if version.stage else None,
+        "status": version.status,
+        "aliases": list(version.aliases),
+        "source": version.source,
+        "created_at": version.created_at,
+        "tags": dict(version.tags),
+        "run_id": version.run_id,
+    }
+
+
+def version_from_plain(data: Mapping[str, Any]) -> AgentVersion:
+    """A new, read-only :class:`AgentVersion` (its tags a ``MappingProxyType``)."""
+    return AgentVersion(
+        name=data["name"],
+        version=data["version"],
+        stage=Stage.parse(data["stage"]) if data["stage"] else None,
+        status=data["status"],
+        aliases=tuple(data["aliases"]),
+        source=data["source"],
+        created_at=data["created_at"],
+        tags=MappingProxyType(dict(data["tags"])),
+        run_id=data["run_id"],
+    )
+
+
+def to_plain(what: str, value: Any) -> Any:
+    if what in ("version", "production"):
+        return None if value is None else version_to_plain(value)
+    if what == "approvals":
+        return [a.to_dict() for a in value]
+    return value  # manifest_text: a string or None
+
+
+def from_plain(what: str, data: Any) -> Any:
+    if what in ("version", "production"):
+        return None if data is None else version_from_plain(data)
+    if what == "approvals":
+        return tuple(Approval.from_dict(a) for a in data)
+    return data
+
+
+class EvidenceReads:
+    """One gate run's evidence: each piece read from ``source`` at most once, kept as JSON text.
+
+    ``text(what)`` is that text (what an isolated policy's process is sent);
+    ``view()`` is an :class:`Evidence` for one policy that builds its own
+    objects from it. A read that fails is not kept: the next policy tries again,
+    as it would have. The loaded agent, a live object, is loaded once and shared.
+    """
+
+    __slots__ = ("__agent", "__lock", "__source", "__texts")
+
+    def __init__(self, source: Evidence) -> None:
+        self.__source = source
+        self.__texts: dict[str, str] = {}
+        self.__agent: list[Any] = []
+        self.__lock = threading.RLock()
+
+    def text(self, what: str) -> str:
+        if what not in EVIDENCE:
+            raise InvalidValue(f"no evidence called {what!r} (there is: {', '.join(EVIDENCE)})")
+        with self.__lock:
+            if what not in self.__texts:
+                self.__texts[what] = json.dumps(to_plain(what, getattr(self.__source, what)()))
+            return self.__texts[what]
+
+    def read(self, what: str) -> Any:
+        """A fresh, read-only copy of one piece of evidence."""
+        return from_plain(what, json.loads(self.text(what)))
+
+    def agent(self) -> Any:
+        with self.__lock:
+            if not self.__agent:
+                self.__agent.append(self.__source.load_agent())
+            return self.__agent[0]
+
+    def view(self) -> PolicyEvidence:
+        return PolicyEvidence(self.read, self.agent)
+
+
+class PolicyEvidence:
+    """The evidence one policy sees: each call builds new objects from the gate's reads."""
+
+    __slots__ = ("_agent", "_read")
+
+    def __init__(self, read: Callable[[str], Any], agent: Callable[[], Any]) -> None:
+        self._read, self._agent = read, agent
+
+    def version(self) -> AgentVersion:
+        return self._read("version")  # type: ignore[no-any-return]
+
+    def production(self) -> AgentVersion | None:
+        return self._read("production")  # type: ignore[no-any-return]
+
+    def approvals(self) -> Sequence[Approval]:
+        return self._read("approvals")  # type: ignore[no-any-return]
+
+    def manifest_text(self) -> str | None:
+        return self._read("manifest_text")  # type: ignore[no-any-return]
+
+    def load_agent(self) -> LoadedAgent:
+        agent = self._agent()
+        if dataclasses.is_dataclass(agent) and not isinstance(agent, type) and isinstance(getattr(agent, "version", None), AgentVersion):
+            return dataclasses.replace(agent, version=self.version())  # type: ignore[return-value]
+        return agent  # type: ignore[no-any-return]
+
+
+def read_only_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A policy's own copy of its parameters: read-only at the top, the TOML types (lists, tables) kept below."""
+    try:
+        copied = copy.deepcopy(dict(params))
+    except Exception:  # an object in the parameters that cannot be copied (only tests pass such things)
+        copied = dict(params)
+    return MappingProxyType(copied)
+
+
 class PolicyContext:
-    """Everything about the candidate one policy may use. Nothing is read until asked for."""
+    """Everything about the candidate one policy may use. Nothing is read until asked for.
+
+    The request, the parameters and every piece of evidence are this
+    context's own read-only copies (see the module's docstring).
+    """
 
     def __init__(self, policy: str, params: Mapping[str, Any], request: GateRequest, evidence: Evidence) -> None:
         self.policy = policy
-        self.params = dict(params)
-        self.request = request
-        self._evidence = evidence
+        self.params = read_only_params(params)
+        self.request = dataclasses.replace(request)  # a copy, with its own read-only overrides
+        self._evidence = evidence if isinstance(evidence, PolicyEvidence) else EvidenceReads(evidence).view()
 
     # -- the request ----------------------------------------------------------
 

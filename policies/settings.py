@@ -2,6 +2,7 @@
 
     [stages.production]
     timeout_s = 30                       # per policy, default 30
+    isolation = "thread"                 # thread (default) | process: the stage's default
 
     [stages.production.policies.human-approval]
     mode = "enforce"                     # enforce | warn | dry-run | off
@@ -11,7 +12,16 @@
     required = false                     # advisory: the same as mode = "warn"
     min_samples = 200
 
+    [stages.production.policies.acme-owners]
+    isolation = "process"                # run this policy in a process of its own
+
 Every other key of a policy's table is a parameter handed to the policy.
+
+``isolation = "thread"`` runs the policy in a thread of the gate's process
+(cheap; an answer after the time limit is an error, but a policy holding the
+interpreter cannot be stopped before it lets go). ``"process"`` runs it in a
+forked process that is killed at the time limit; only its verdict comes back,
+as JSON, so nothing it does can reach the gate: for plugins you do not trust.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from agentgov.policies.protocol import Policy, enabled_by_default, parameters_of
 
 DEFAULT_TIMEOUT_S = 30.0
 OFF = "off"
-_RESERVED = ("mode", "required", "timeout_s")
+THREAD, PROCESS = "thread", "process"
+ISOLATIONS = (THREAD, PROCESS)
+_RESERVED = ("mode", "required", "timeout_s", "isolation")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,11 @@ class ConfiguredPolicy:
     params: Mapping[str, Any] = field(default_factory=dict)
     timeout_s: float = DEFAULT_TIMEOUT_S
     configured: bool = True  # False: enabled by its plugin's default, not by agentgov.toml
+    isolation: str = THREAD  # or PROCESS
+
+    def __post_init__(self) -> None:
+        if self.isolation not in ISOLATIONS:
+            raise InvalidValue(f"policy {self.name!r}: unknown isolation {self.isolation!r}: expected thread or process")
 
 
 def stage_policies(config: Config, target: Stage, available: Mapping[str, Registered[Policy]]) -> list[ConfiguredPolicy]:
@@ -51,10 +68,13 @@ def stage_policies(config: Config, target: Stage, available: Mapping[str, Regist
     """
     table = dict(config.stages.get(target, {}))
     where = lambda key=None: locate(config, f"stages.{target.value}", key)  # noqa: E731
-    unknown = set(table) - {"timeout_s", "policies"}
+    unknown = set(table) - {"timeout_s", "isolation", "policies"}
     if unknown:
-        raise ConfigError(f"{where(sorted(unknown)[0])}: unknown setting '{sorted(unknown)[0]}' in [stages.{target.value}] (known: timeout_s, policies)")
+        raise ConfigError(
+            f"{where(sorted(unknown)[0])}: unknown setting '{sorted(unknown)[0]}' in [stages.{target.value}] (known: timeout_s, isolation, policies)"
+        )
     default_timeout = _timeout(table.get("timeout_s", DEFAULT_TIMEOUT_S), where("timeout_s"))
+    default_isolation = _isolation(table.get("isolation", THREAD), where("isolation"))
     policies = table.get("policies", {})
     if not isinstance(policies, dict):
         raise ConfigError(f"{where('policies')}: [stages.{target.value}.policies] must be a table of policy tables")
@@ -83,12 +103,13 @@ def stage_policies(config: Config, target: Stage, available: Mapping[str, Regist
                     f"{locate(config, section, unknown_params[0])}: policy {name!r} has no parameter {unknown_params[0]!r} (it takes: {listing})"
                 )
         timeout = _timeout(settings.get("timeout_s", default_timeout), locate(config, section, "timeout_s"))
-        found.append(ConfiguredPolicy(name, mode, params, timeout))
+        isolation = _isolation(settings.get("isolation", default_isolation), locate(config, section, "isolation"))
+        found.append(ConfiguredPolicy(name, mode, params, timeout, isolation=isolation))
 
     named = {p.name for p in found} | switched_off
     for name, registered in sorted(available.items()):
         if name not in named and enabled_by_default(registered.item) and target in stages(registered.item.stages):
-            found.append(ConfiguredPolicy(name, PolicyMode.ENFORCE, {}, default_timeout, configured=False))
+            found.append(ConfiguredPolicy(name, PolicyMode.ENFORCE, {}, default_timeout, configured=False, isolation=default_isolation))
     return found
 
 
@@ -114,3 +135,9 @@ def _timeout(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where}: timeout_s must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _isolation(value: Any, where: str) -> str:
+    if value not in ISOLATIONS:
+        raise ConfigError(f"{where}: isolation must be \"thread\" or \"process\", got {value!r}")
+    return str(value)

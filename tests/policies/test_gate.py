@@ -105,6 +105,15 @@ def test_the_config_hash_changes_with_parameters_and_modes(fixed_plugins) -> Non
     assert _decide(fixed_plugins, '[stages.production.policies.first]\nmode = "warn"\n').config_hash != base
 
 
+def test_an_isolated_policy_runs_through_the_gate_and_changes_the_config_hash(fixed_plugins) -> None:
+    in_thread = _decide(fixed_plugins, '[stages.production.policies.first]\nstatus = "fail"\n')
+    isolated = _decide(fixed_plugins, '[stages.production.policies.first]\nstatus = "fail"\nisolation = "process"\n')
+    assert [(r.policy, r.status, r.reason, r.plugin) for r in isolated.results] == [("first", PolicyStatus.FAIL, "first says so", "fixed")]
+    assert isolated.outcome is Outcome.BLOCKED
+    assert isolated.config_hash != in_thread.config_hash
+    assert _decide(fixed_plugins, '[stages.production]\nisolation = "thread"\n[stages.production.policies.first]\nstatus = "fail"\n').config_hash == in_thread.config_hash
+
+
 def test_no_policies_allows_and_says_how_to_configure(agentgov_plugins) -> None:
     decision = _decide(agentgov_plugins, "")
     assert decision.allowed and decision.results == ()

@@ -57,6 +57,8 @@ def test_inline_tables_work_too(agentgov_plugins: PluginManager) -> None:
         ("[stages.canary.policies.change-freeze]\n", "policy 'change-freeze' does not guard canary (it guards: production)"),
         ("[stages.production]\npolicy = 1\n", "line 2: unknown setting 'policy' in [stages.production]"),
         ("[stages.production.policies]\nchange-freeze = 1\n", "line 2: [stages.production.policies.change-freeze] must be a table"),
+        ('[stages.production.policies.change-freeze]\nisolation = "vm"\n', "line 2: isolation must be \"thread\" or \"process\", got 'vm'"),
+        ('[stages.production]\nisolation = true\n', "line 2: isolation must be \"thread\" or \"process\", got True"),
     ],
 )
 def test_mistakes_name_the_file_and_line(agentgov_plugins: PluginManager, toml: str, message: str) -> None:
@@ -93,3 +95,18 @@ def test_enabled_by_default_policies_run_unless_switched_off(agentgov_plugins) -
     assert [(p.name, p.configured) for p in _policies("", agentgov_plugins)] == [("always-watching", False)]
     assert _policies("", agentgov_plugins, Stage.CANARY) == []
     assert _policies('[stages.production.policies.always-watching]\nmode = "off"\n', agentgov_plugins) == []
+
+
+def test_isolation_is_set_per_stage_and_per_policy_and_is_not_a_parameter(agentgov_plugins: PluginManager) -> None:
+    found = _policies(
+        """
+[stages.production]
+isolation = "process"
+[stages.production.policies.human-approval]
+[stages.production.policies.change-freeze]
+isolation = "thread"
+""",
+        agentgov_plugins,
+    )
+    assert [(p.name, p.isolation, dict(p.params)) for p in found] == [("human-approval", "process", {}), ("change-freeze", "thread", {})]
+    assert [p.isolation for p in _policies("[stages.production.policies.change-freeze]\n", agentgov_plugins)] == ["thread"]
