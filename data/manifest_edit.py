@@ -1,4 +1,4 @@
-"""Adding a dataset to ``agent.yaml`` by editing its text, so comments and key order survive."""
+"""Adding a dataset to ``agent.yaml``, or a suite to a listed one, by editing its text, so comments and key order survive."""
 
 from __future__ import annotations
 
@@ -44,6 +44,37 @@ def append_dataset(manifest_path: Path, path: str, role: str, suite: str | None 
     _check_and_write(manifest_path, edited, path)
 
 
+def set_dataset_suite(manifest_path: Path, path: str, suite: str) -> None:
+    """Name ``suite`` as the contract of the listed dataset ``path`` (added to its entry, or replacing the one there).
+
+    Edits only that entry's text; the result is validated like :func:`append_dataset`'s.
+    """
+    import yaml
+
+    text = manifest_path.read_text(encoding="utf-8-sig")
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = next((v for k, v in root.value if k.value == "datasets"), None) if isinstance(root, yaml.MappingNode) else None
+    entries = node.value if isinstance(node, yaml.SequenceNode) else []
+    entry = next(
+        (e for e in entries if isinstance(e, yaml.MappingNode) and any(k.value == "path" and v.value == path for k, v in e.value)),
+        None,
+    )
+    if entry is None:
+        raise DataError(f"{manifest_path} does not list the dataset {path}")
+    current = next((v for k, v in entry.value if k.value == "suite"), None)
+    if current is not None:
+        edited = text[: current.start_mark.index] + _scalar(suite) + text[current.end_mark.index :]
+    elif entry.flow_style:  # {path: a, role: eval}: before the closing brace
+        close = text.rindex("}", 0, entry.end_mark.index)
+        edited = text[:close].rstrip() + f", suite: {_scalar(suite)}" + text[close:]
+    else:
+        indent = " " * entry.value[0][0].start_mark.column
+        newline = text.find("\n", _last_index(entry))
+        cut = len(text) if newline < 0 else newline + 1
+        edited = _with_newline(text[:cut]) + f"{indent}suite: {_scalar(suite)}\n" + text[cut:]
+    _check_and_write(manifest_path, edited, path, suite)
+
+
 def _block_item(entry: dict[str, Any], indent: str) -> str:
     lines = [f"{indent}- {k}: {_scalar(v)}" if i == 0 else f"{indent}  {k}: {_scalar(v)}" for i, (k, v) in enumerate(entry.items())]
     return "\n".join(lines) + "\n"
@@ -74,7 +105,7 @@ def _with_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def _check_and_write(manifest_path: Path, edited: str, path: str) -> None:
+def _check_and_write(manifest_path: Path, edited: str, path: str, suite: str | None = None) -> None:
     from agentgov.registry.manifest import ManifestError, load_manifest
 
     scratch = manifest_path.with_name(f".{manifest_path.name}.agentgov-edit")
@@ -84,7 +115,8 @@ def _check_and_write(manifest_path: Path, edited: str, path: str) -> None:
     except ManifestError as exc:
         scratch.unlink()
         raise DataError(f"adding {path} to {manifest_path} would make it invalid: {exc}") from None
-    if not any(d.path == path for d in manifest.datasets):
+    if not any(d.path == path and (suite is None or d.suite == suite) for d in manifest.datasets):
         scratch.unlink()
-        raise DataError(f"could not add {path} to {manifest_path}; add it to 'datasets:' by hand")
+        where = f"its 'suite: {suite}'" if suite is not None else "it to 'datasets:'"
+        raise DataError(f"could not add {path} to {manifest_path}; add {where} by hand")
     os.replace(scratch, manifest_path)

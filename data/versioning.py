@@ -227,14 +227,27 @@ def default_remote(repo: Repo) -> str | None:
     return repo.config.get("core", {}).get("remote") or None
 
 
-def track(file: Path, *, home: Path, folder: Path | None = None) -> tuple[dict[str, Any], bool, bool]:
+@dataclass(frozen=True)
+class Tracked:
+    """What ``track`` did: the pointer's ``outs`` entry and what changed around it."""
+
+    out: dict[str, Any]
+    dvc_initialised: bool
+    pushed: bool
+    untracked_from_git: bool = False  # the file was in git's index and was taken out of it (the file stays)
+    staged: tuple[str, ...] = ()  # the pointer and .gitignore, staged in git (paths from the git root)
+
+
+def track(file: Path, *, home: Path, folder: Path | None = None) -> Tracked:
     """``dvc add`` the file (and ``dvc push`` it to the default remote, if any).
 
     Without a DVC or git repository above it, DVC is initialised in ``folder``
-    (the agent's folder; by default the file's own).
-
-    Returns the pointer's ``outs`` entry, whether a DVC repository was created,
-    and whether the file was pushed.
+    (the agent's folder; by default the file's own). A file that git tracks is
+    first taken out of git's index (``git rm --cached``, the file stays), as
+    DVC asks; in a git repository the pointer and the ``.gitignore`` DVC wrote
+    are staged (what DVC's ``core.autostage`` does), so the change is ready to
+    commit. Call it inside :func:`restoring_git_on_failure` to undo all of it
+    when a later step fails.
     """
     _import_dvc()
     from dvc.exceptions import DvcException
@@ -243,6 +256,8 @@ def track(file: Path, *, home: Path, folder: Path | None = None) -> tuple[dict[s
     if not file.is_file():
         kind = "a folder" if file.is_dir() else "not there"
         raise VersioningError(f"{file} is {kind}; `agentgov data add` tracks a dataset file (CSV or Parquet)")
+    git_root = _git_root(file.parent)
+    untracked = git_root is not None and _untrack_from_git(file, git_root)
     repo, created = open_repo(folder or file.parent, home, create=True)
     pushed = False
     with quiet_dvc():
@@ -257,7 +272,93 @@ def track(file: Path, *, home: Path, folder: Path | None = None) -> tuple[dict[s
             repo.close()
     out = read_pointer(file)
     assert out is not None, "dvc add wrote no pointer"
-    return out, created, pushed
+    staged = _stage(git_root, (pointer_of(file), file.parent / ".gitignore")) if git_root is not None else ()
+    return Tracked(out, created, pushed, untracked, staged)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+
+
+def _from_root(path: Path, root: Path) -> str:
+    return path.resolve().relative_to(root.resolve()).as_posix()
+
+
+def _untrack_from_git(file: Path, git_root: Path) -> bool:
+    """``git rm --cached`` the file if git's index holds it; whether it did."""
+    relative = _from_root(file, git_root)
+    if _git(git_root, "ls-files", "--error-unmatch", "--", relative).returncode != 0:
+        return False
+    removed = _git(git_root, "rm", "--cached", "-q", "--", relative)
+    if removed.returncode != 0:
+        raise VersioningError(
+            f"{file} is tracked by git and git would not let go of it: {_one_line(Exception(removed.stderr))}",
+            hint=f"commit or unstage your changes to it, or run `git rm --cached {relative}` yourself",
+        )
+    return True
+
+
+def _stage(git_root: Path, files: Iterable[Path]) -> tuple[str, ...]:
+    """``git add`` those of ``files`` that exist; their paths from the git root."""
+    present = [_from_root(f, git_root) for f in files if f.is_file()]
+    if not present:
+        return ()
+    added = _git(git_root, "add", "--", *present)
+    if added.returncode != 0:
+        raise VersioningError(f"git could not stage {', '.join(present)}: {_one_line(Exception(added.stderr))}")
+    return tuple(present)
+
+
+@contextmanager
+def restoring_git_on_failure(file: Path, folder: Path, also: Iterable[Path] = ()) -> Iterator[None]:
+    """Undo what tracking ``file`` (for the agent in ``folder``) did, if the block fails.
+
+    Saved first, put back on any exception: git's index (byte for byte), the
+    files ``dvc init`` and ``dvc add`` create or change (``.dvc/``,
+    ``.dvcignore``, the pointer, the ``.gitignore`` beside the file) and the
+    paths in ``also`` (the manifest). A folder that did not exist is removed;
+    the DVC cache in the home is left as it is (git never sees it).
+    """
+    file, folder = file.resolve(), folder.resolve()
+    git_root = _git_root(folder)
+    root = _dvc_root(folder) or git_root or folder
+    paths = [root / ".dvc", root / ".dvcignore", pointer_of(file), file.parent / ".gitignore", *also]
+    if git_root is not None:
+        found = _git(git_root, "rev-parse", "--git-path", "index")
+        if found.returncode == 0 and found.stdout.strip():
+            paths.append(git_root / found.stdout.strip())
+    saved = {path: _snapshot(path) for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, before in saved.items():
+            _put_back(path, before)
+        raise
+
+
+def _snapshot(path: Path) -> bytes | bool | None:
+    """A file's bytes, True for a folder, None for nothing there."""
+    if path.is_dir():
+        return True
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _put_back(path: Path, before: bytes | bool | None) -> None:
+    import shutil
+
+    if before is True:
+        return  # the folder was there: DVC only adds ignored state to it (config.local, tmp/)
+    if before is None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        return
+    if _snapshot(path) != before:
+        path.write_bytes(before)
 
 
 def restore(agent_dir: Path, outs: Mapping[str, Mapping[str, Any] | str], *, home: Path) -> tuple[Restored, ...]:

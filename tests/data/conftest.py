@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -42,12 +43,14 @@ def git_repo(agentgov_home: Home, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def agent(git_repo: Path) -> Path:
-    """A copy of the example agent, named uniquely, inside the git repository, with data/eval.csv (untracked)."""
+    """A copy of the example agent's code and manifest, named uniquely, inside the git repository, with data/eval.csv (untracked)."""
     target = git_repo / "agents" / "router"
-    shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__"))
+    # Without the example's data/ and datasets: a user may have versioned them (`agentgov data add`) in this clone.
+    shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__", "data"))
     manifest = target / "agent.yaml"
-    manifest.write_text(manifest.read_text().replace("name: support-router", f"name: router-{uuid.uuid4().hex[:8]}"))
-    (target / "data").mkdir(exist_ok=True)  # the example ships data/eval.csv: replaced below
+    text = re.sub(r"^datasets:.*?(?=^\S|\Z)", "", manifest.read_text(), flags=re.M | re.S)
+    manifest.write_text(text.replace("name: support-router", f"name: router-{uuid.uuid4().hex[:8]}"))
+    (target / "data").mkdir()
     (target / "data" / "eval.csv").write_text(EVAL_CSV)
     return target
 

@@ -58,3 +58,23 @@ def test_refuses_a_duplicate_and_an_edit_that_would_break_the_manifest(tmp_path:
         append_dataset(path, "data/b.csv", "eval", "suites/b.yaml")
     assert path.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.yaml", "router.py"]
+
+
+def test_set_dataset_suite_adds_or_replaces_the_suite_of_one_entry_only(tmp_path: Path) -> None:
+    from agentgov.data.manifest_edit import set_dataset_suite
+
+    text = HEAD + "datasets:\n  - path: data/a.csv   # the first\n    role: eval\n  - {path: data/b.csv, role: train}\n# tags come last\ntags:\n  team: x\n"
+    path = write(tmp_path, text)
+    set_dataset_suite(path, "data/a.csv", "suites/a.json")
+    assert path.read_text() == text.replace("    role: eval\n", "    role: eval\n    suite: suites/a.json\n")
+    set_dataset_suite(path, "data/b.csv", "suites/b.json")
+    assert "  - {path: data/b.csv, role: train, suite: suites/b.json}\n# tags come last\n" in path.read_text()
+    set_dataset_suite(path, "data/a.csv", "suites/strict.json")
+    assert [(d.path, d.suite) for d in load_manifest(path).datasets] == [("data/a.csv", "suites/strict.json"), ("data/b.csv", "suites/b.json")]
+    assert path.read_text().startswith("# The router agent. Comments survive edits.\n") and "# the first\n" in path.read_text()
+    with pytest.raises(DataError, match=r"does not list the dataset data/c\.csv"):
+        set_dataset_suite(path, "data/c.csv", "suites/c.json")
+    before = path.read_text()
+    with pytest.raises(DataError, match="would make it invalid"):
+        set_dataset_suite(path, "data/a.csv", "suites/a.yaml")
+    assert path.read_text() == before

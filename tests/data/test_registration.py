@@ -15,8 +15,8 @@ from agentgov.data.contracts import profile, write_suite
 from agentgov.data.datasets import add_dataset
 from agentgov.data.errors import DirtyDatasets
 from agentgov.data.versioning import open_repo
-from agentgov.registry.backend import connect
 from agentgov.pipelines.registration import register
+from agentgov.registry.backend import connect
 
 
 @pytest.fixture

@@ -121,3 +121,69 @@ def test_restore_puts_back_byte_identical_files_from_the_cache_then_from_a_remot
 
     [unrestorable] = restore(agent, {"data/eval.csv": "was untracked"}, home=agentgov_home.root)
     assert not unrestorable.ok and unrestorable.outcome == "was untracked"
+
+
+def _git_state(repo: Path) -> tuple[str, str]:
+    """What git sees: the index and the working tree, untracked files included."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    index = subprocess.run(["git", "ls-files", "--stage"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return status, index
+
+
+def _commit_everything(repo: Path) -> None:
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "the example, data in git"], cwd=repo, check=True)
+
+
+def test_a_dataset_committed_to_git_moves_to_dvc_in_one_add(agent: Path, git_repo: Path, agentgov_home: Home) -> None:
+    _commit_everything(git_repo)  # as the shipped example is: data/eval.csv in git
+    content = (agent / "data" / "eval.csv").read_bytes()
+
+    added = add_dataset(agent / "data" / "eval.csv", agent_dir=agent, role="eval", home=agentgov_home.root)
+
+    assert added.untracked_from_git and added.dvc_initialised and added.manifest_updated
+    assert (agent / "data" / "eval.csv").read_bytes() == content  # the file stays; only git's index lets go of it
+    staged = {line[3:]: line[:2] for line in _git_state(git_repo)[0].splitlines()}
+    assert staged["agents/router/data/eval.csv"] == "D "  # removed from the index, committed with the pointer
+    assert staged["agents/router/data/eval.csv.dvc"] == "A " and staged["agents/router/data/.gitignore"] == "A "
+    assert staged["agents/router/agent.yaml"] == " M"  # left for the user to review and commit
+    assert "/eval.csv" in (agent / "data" / ".gitignore").read_text()
+    assert set(added.staged) == {"agents/router/data/eval.csv.dvc", "agents/router/data/.gitignore"}
+    assert [s.state for s in status(agent)] == ["ok"]
+
+
+def test_a_failed_add_leaves_git_and_the_working_tree_as_it_found_them(
+    agent: Path, git_repo: Path, agentgov_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _commit_everything(git_repo)
+    (agent / "notes.txt").write_text("an untracked file of the user's\n")
+    subprocess.run(["git", "add", "agents/router/notes.txt"], cwd=git_repo, check=True)  # and something staged
+    before = _git_state(git_repo)
+    manifest = (agent / "agent.yaml").read_bytes()
+
+    import agentgov.data.manifest_edit
+
+    def fail(*args: object, **kwargs: object) -> None:  # the last step fails, after git rm, dvc init, dvc add and staging
+        raise DataError("the manifest could not be written")
+
+    monkeypatch.setattr(agentgov.data.manifest_edit, "append_dataset", fail)
+    with pytest.raises(DataError, match="could not be written"):
+        add_dataset(agent / "data" / "eval.csv", agent_dir=agent, role="eval", home=agentgov_home.root)
+
+    assert _git_state(git_repo) == before
+    assert (agent / "agent.yaml").read_bytes() == manifest
+    assert not (git_repo / ".dvc").exists() and not (git_repo / ".dvcignore").exists()
+    assert not (agent / "data" / "eval.csv.dvc").exists() and (agent / "data" / "eval.csv").is_file()
+
+
+def test_adding_a_listed_dataset_with_a_suite_attaches_the_suite_in_one_call(agent: Path, agentgov_home: Home) -> None:
+    (agent / "data" / "train.csv").write_text("a,b\n1,2\n")
+    add_dataset(agent / "data" / "train.csv", agent_dir=agent, role="train", home=agentgov_home.root)
+    # What `data profile`'s hint says: no --role (the listed one is kept), only the suite.
+    attached = add_dataset(agent / "data" / "train.csv", agent_dir=agent, home=agentgov_home.root, suite="suites/train.json")
+    assert (attached.role, attached.suite, attached.suite_attached, attached.suite_replaced) == ("train", "suites/train.json", True, None)
+    assert not attached.manifest_updated
+    replaced = add_dataset(agent / "data" / "train.csv", agent_dir=agent, role="train", home=agentgov_home.root, suite="suites/strict.json")
+    assert (replaced.suite, replaced.suite_replaced) == ("suites/strict.json", "suites/train.json")
+    assert [(s.path, s.role, s.suite, s.state) for s in status(agent)] == [("data/train.csv", "train", "suites/strict.json", "ok")]
+    assert (agent / "agent.yaml").read_text().count("suite:") == 1
