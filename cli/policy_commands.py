@@ -28,8 +28,8 @@ def print_decision(decision: Decision, *, dry_run: bool = False) -> None:
         )
         for r in decision.results
     ]
-    what = "would be" if dry_run else "was"
-    title = f"{decision.agent} -> {decision.target.value}: {what} {decision.outcome.value.upper()}"
+    # The outcome in the words the audit log, `history` and `policies explain` use: allowed, blocked, needs-review.
+    title = f"{decision.agent} -> {decision.target.value}: {decision.outcome.value}" + (" (dry run)" if dry_run else "")
     if rows:
         print_table(("Policy", "Mode", "Verdict", "Why", "Evidence", "Plugin"), rows, title=title)
     else:

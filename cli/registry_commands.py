@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from agentgov.cli.main import State
-from agentgov.cli.output import print_json, print_table, say, status
+from agentgov.cli.output import plural, print_json, print_table, say, status
 
 
 def _when(ms: int) -> str:
@@ -50,11 +50,11 @@ def _say_data_validation(raw: str | None) -> None:
     summary = json.loads(raw)
     suites = summary.get("suites", {})
     if summary.get("passed"):
-        say(f"Data validation passed ({len(suites)} dataset(s)).")
+        say(f"Data validation passed ({plural(len(suites), 'dataset')}).")
         return
     for dataset, result in sorted(suites.items()):
         if not result.get("passed"):
-            why = result.get("error") or f"{result.get('failed_expectations')} of {result.get('evaluated')} expectations failed"
+            why = result.get("error") or f"{result.get('failed_expectations')} of {plural(int(result.get('evaluated') or 0), 'expectation')} failed"
             say(f"Data validation FAILED for {dataset}: {why}.")
     say(f"Report: {summary.get('report')} (`agentgov data validate` shows the failing expectations)")
 

@@ -81,7 +81,8 @@ class AgentVersion:
         dirty = " (dirty)" if lineage.get("git_dirty") == "true" else ""
         datasets = [k for k in lineage if k.startswith("dataset.")]
         untracked = sum(1 for k in datasets if lineage[k] in ("untracked", "unreadable"))
-        data = f", {len(datasets)} datasets" + (f" ({untracked} untracked)" if untracked else "") if datasets else ""
+        noun = "dataset" if len(datasets) == 1 else "datasets"
+        data = f", {len(datasets)} {noun}" + (f" ({untracked} untracked)" if untracked else "") if datasets else ""
         return f"{commit[:10]}{dirty}{data}"
 
     @classmethod

@@ -173,7 +173,7 @@ def test_explain_and_report_on_the_cli_name_each_failing_policy_and_its_evidence
     assert results["lineage-complete"]["reason"] == "not registered from a git repository"
 
     shown = run_cli("policies", "explain", registered, "2", "--to", "production", env={"COLUMNS": "250"})
-    assert "would be BLOCKED" in shown.stdout
+    assert f"{registered}/2 -> production: blocked (dry run)" in shown.stdout
     for expected in ("connector-least-privilege", "tickets:write is not in the scopes", "data-validation-passed", "/reports/drift/router/2026-11-24.html"):
         assert expected in shown.stdout, expected
     assert "blocked by connector-least-privilege (fail), data-validation-passed (error)" in shown.stdout
