@@ -98,6 +98,9 @@ def validate_agent(
 
 
 def write_report(report: ValidationReport, folder: Path) -> ValidationReport:
+    """Write the JSON and HTML files of ``report`` into ``folder``; a report of nothing (no suite) is not written."""
+    if not report.results:
+        return report
     folder.mkdir(parents=True, exist_ok=True)
     stem = datetime.fromisoformat(report.created_at).strftime("%Y%m%dT%H%M%S%fZ")
     json_path = folder / f"validation-{stem}.json"
