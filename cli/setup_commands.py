@@ -75,6 +75,13 @@ def config() -> None:
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration and where each value came from."""
     rows = state.config.shown()
+    if not state.config.prefect_api_url:
+        # Unset means "the running `agentgov server` of this home, else embedded": say which it is now.
+        from agentgov.pipelines.runtime import local_server_url
+
+        running = local_server_url(state.config)
+        if running:
+            rows = [(s, running, "agentgov server (running for this home)") if s == "prefect.api_url" else (s, v, src) for s, v, src in rows]
     if as_json:
         print_json([{"setting": s, "value": v, "source": src} for s, v, src in rows])
         return

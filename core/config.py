@@ -180,7 +180,7 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
         for section, table in data.items():
             if section == "stages":
                 stages = _stages(path, text, table)
-                sources.update({f"stages.{s.value}": f"{path.name}, line {_line_of(text, f'stages.{s.value}', None)}" for s in stages})
+                sources.update({f"stages.{s.value}": f"{path.name}, line {_table_line(text, f'stages.{s.value}')}" for s in stages})
                 continue
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}, line {_line_of(text, None, section)}: '{section}' must be a table ([{section}])")
@@ -309,7 +309,7 @@ def _stages(path: Path, text: str, table: Any) -> dict[Stage, Mapping[str, Any]]
         raise ConfigError(f"{path}, line {_line_of(text, None, 'stages')}: 'stages' must be a table of stages")
     result: dict[Stage, Mapping[str, Any]] = {}
     for name, settings in table.items():
-        line = _line_of(text, f"stages.{name}", None)
+        line = _table_line(text, f"stages.{name}")
         try:
             stage = Stage.parse(name)
         except InvalidValue as exc:
@@ -338,6 +338,19 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid-{os.getuid()}"
+
+
+def _table_line(text: str, table: str) -> int:
+    """The line that opens ``table``: its ``[table]`` header, else its first sub-table's
+    (``[stages.production.policies.x]`` with no ``[stages.production]``), else its key in the parent table."""
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    headers = [(n, m.group(1).replace('"', "")) for n, line in enumerate(text.splitlines(), start=1) if (m := header.match(line))]
+    for wanted in (lambda name: name == table, lambda name: name.startswith(table + ".")):
+        found = next((number for number, name in headers if wanted(name)), None)
+        if found is not None:
+            return found
+    parent, _, last = table.rpartition(".")
+    return _line_of(text, parent or None, last)
 
 
 def _line_of(text: str, section: str | None, key: str | None) -> int:
