@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,11 @@ EXAMPLE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "support-rout
 
 
 def agent(tmp_path: Path) -> Path:
+    """The example's code and manifest, without the datasets a user may have versioned in this clone (`agentgov data add`)."""
     target = tmp_path / "agent"
-    shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(EXAMPLE_AGENT, target, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    manifest = target / "agent.yaml"
+    manifest.write_text(re.sub(r"^datasets:.*?(?=^\S|\Z)", "", manifest.read_text(), flags=re.M | re.S))
     return target
 
 
