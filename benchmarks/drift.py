@@ -4,7 +4,8 @@
 
 For each size: reference and current frames of normal data (N rows each, 3 of the
 columns shifted by 0.1 sd in the current one). Times Evidently 0.7.23's
-``Report([DataDriftPreset()]).run`` once, ``compute_drift`` and the lower bound
+``Report([DataDriftPreset()]).run`` once, ``compute_drift`` (the ``evidently-drift``
+plugin's choice of tests on agentgov's exact engine) and the lower bound
 (``np.sort`` of the 2 x columns arrays, which any exact Wasserstein or KS must
 pay) as the median of ``--repeat`` runs, and checks that every column gets the
 same method and drifted verdict from both. Targets: the engine at least 20x
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agentgov.evals.drift_engine import compute_drift
-from agentgov.evals.drift_result import DriftResult
+from agentgov.evals import DriftResult
+from agentgov.plugins.evaluators.evidently_drift import compute_drift
 
 SHIFTED = 3
 SHIFT = 0.1

@@ -40,21 +40,27 @@ def drift() -> None:
     help="eval (the version's eval dataset), production-window (production traffic in the window before) or a FILE.",
 )
 @click.option("--window", default="24h", show_default=True, help="How far back the current traffic goes: 30m, 24h, 7d...")
+@click.option("--until", "until", default=None, metavar="TIME",
+              help="Where the window ends, an ISO 8601 time such as 2026-11-24T12:00Z (default: now).")
 @click.option("--agent", "agent_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True,
               help="The agent's folder, where --reference eval finds the dataset.")
-@click.option("--evaluator", default="evidently-drift", show_default=True, help="The evaluator plugin to use.")
+@click.option("--evaluator", default=None, help="The evaluator plugin to use (default: [drift] evaluator in agentgov.toml, else evidently-drift).")
 @_JSON
 @click.pass_obj
-def run(state: State, name: str, version: int | None, reference: str, window: str, agent_dir: Path, evaluator: str, as_json: bool) -> None:
+def run(
+    state: State, name: str, version: int | None, reference: str, window: str, until: str | None, agent_dir: Path,
+    evaluator: str | None, as_json: bool,
+) -> None:
     """Compare agent NAME's last window of traffic with a reference; record the verdict for the gate.
 
-    Exits 1 when the data drifted or the evaluation failed.
+    Exits 1 when the data drifted, the evaluation failed, or a stage's drift-within-limits would fail.
     """
-    from agentgov.evals.drift_check import check_drift
+    from agentgov.pipelines.drift import check_drift
 
+    end = _time(until) if until else None
     with status(f"Checking drift of {name}", quiet=as_json):
         check = check_drift(
-            state.config, state.plugins, name, version=version, reference=reference, window=window,
+            state.config, state.plugins, name, version=version, reference=reference, window=window, now=end,
             agent_dir=agent_dir, evaluator=evaluator, audit=state.home.audit_log, actor=state.config.user,
         )
     result = check.result
@@ -62,8 +68,18 @@ def run(state: State, name: str, version: int | None, reference: str, window: st
         print_json(check.to_dict())
     else:
         _print_check(check)
-    if result.status.value in ("drift", "error"):
+    if result.status.value in ("drift", "error") or any(v.status in ("fail", "error") and v.mode == "enforce" for v in check.gate):
         raise click.exceptions.Exit(1)
+
+
+def _time(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidValue(f"--until {text!r}: expected an ISO 8601 time, such as 2026-11-24T12:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _print_check(check: Any) -> None:
@@ -71,18 +87,35 @@ def _print_check(check: Any) -> None:
     say(f"{check.agent}/{check.version}: {result.current_rows} calls in {check.window_start:%Y-%m-%d %H:%M} .. "
         f"{check.window_end:%Y-%m-%d %H:%M} UTC against {check.reference} ({result.reference_rows} rows).")
     if result.columns:
-        rows = [(c.column, c.column_type, c.method, f"{c.score:.4g}", f"{c.threshold:g}", "DRIFT" if c.drifted else "ok")
+        rows = [(c.column, c.column_type, c.method, f"{c.score:.4g}", f"{c.threshold:.3g}", "-" if c.effect is None else f"{c.effect:.3g}",
+                 "DRIFT" if c.drifted else ("ok, negligible" if c.note.startswith("negligible") else "ok"))
                 for c in result.columns]
-        print_table(("Column", "Type", "Test", "Score", "Threshold", "Drifted"), rows, title="Drift per column (all rows)")
+        print_table(("Column", "Type", "Test", "Score", "Threshold", "Effect", "Drifted"), rows, title="Drift per column (all rows)")
+    some = (f"{len(result.drifted_columns)} of {len(result.columns)} columns drifted ({result.share_drifted:.0%}): "
+            f"{', '.join(result.drifted_columns)}; below the {result.drift_share_threshold:.0%} at which {check.evaluator} "
+            "calls the data set drifted.")
     verdict = {
-        "ok": f"No drift: {result.share_drifted:.0%} of columns drifted (data set drifts at {result.drift_share_threshold:.0%}).",
+        "ok": some if result.drifted_columns else f"No drift: none of the {len(result.columns)} columns drifted.",
         "drift": f"DRIFT: {result.share_drifted:.0%} of columns drifted: {', '.join(result.drifted_columns)}.",
         "insufficient-data": f"Insufficient data: {result.message}.",
         "error": f"The evaluation failed: {result.message}",
     }[result.status.value]
     say(verdict)
+    if result.message and result.status.value in ("ok", "drift"):
+        say(f"Note: {result.message}.")
+    negligible = [c for c in result.columns if c.note]
+    if negligible:
+        say("Not drift: " + "; ".join(f"{c.column} ({c.note})" for c in negligible) + ".")
+    for verdict_ in check.gate:
+        word = {"pass": "passes", "fail": "FAILS", "inconclusive": "is inconclusive", "error": "is an ERROR"}.get(verdict_.status, verdict_.status)
+        mode = "" if verdict_.mode == "enforce" else f" ({verdict_.mode}: does not block)"
+        say(f"Gate to {verdict_.stage}: drift-within-limits {word}{mode}: {verdict_.reason}")
+    if check.gate_error:
+        warn(f"cannot tell the gate's verdict: {check.gate_error}")
+    elif not check.gate:
+        say("No stage's gate runs drift-within-limits (configure it under stages.<stage>.policies in agentgov.toml).")
     if check.report_error:
-        warn(f"Evidently could not render the report ({check.report_error}); the verdict above stands")
+        warn(f"{check.evaluator} could not render the report ({check.report_error}); the verdict above stands")
     if check.report is not None:
         say(check.report.note)
         say(f"Report: {check.report.html}" + (f" (MLflow: {check.report_uri})" if check.report_uri != str(check.report.html) else ""))
@@ -95,7 +128,7 @@ def _print_check(check: Any) -> None:
 @click.pass_obj
 def list_(state: State, name: str, as_json: bool) -> None:
     """List agent NAME's drift reports, oldest first."""
-    from agentgov.evals.drift_report import list_reports
+    from agentgov.plugins.evaluators.evidently_drift import list_reports
 
     reports = list_reports(state.config.home, name)
     entries = [{"report": p.stem, "html": str(p), "snapshot": str(p.with_suffix(".json")), "bytes": p.stat().st_size} for p in reports]
@@ -115,7 +148,7 @@ def list_(state: State, name: str, as_json: bool) -> None:
 @click.pass_obj
 def open_(state: State, name: str, report: str | None) -> None:
     """Print the path of agent NAME's REPORT (default: the latest) and open it in a browser when there is a display."""
-    from agentgov.evals.drift_report import list_reports
+    from agentgov.plugins.evaluators.evidently_drift import list_reports
 
     reports = list_reports(state.config.home, name)
     if not reports:
@@ -140,7 +173,7 @@ def open_(state: State, name: str, report: str | None) -> None:
 @click.pass_obj
 def ui(state: State, port: int) -> None:
     """Serve the Evidently UI on 127.0.0.1 for the drift workspace (one project per agent); Ctrl-C stops it."""
-    from agentgov.evals.drift_report import workspace_dir
+    from agentgov.plugins.evaluators.evidently_drift import workspace_dir
 
     workspace = workspace_dir(state.config.home)
     if not workspace.is_dir():

@@ -23,6 +23,7 @@ from agentgov.core.types import Stage
 
 CONFIG_FILENAME = "agentgov.toml"
 DEFAULT_HOME = ".agentgov"
+DEFAULT_DRIFT_EVALUATOR = "evidently-drift"
 
 DEFAULT_CONFIG_TEXT = """\
 # agentgov configuration. Environment variables override every value here;
@@ -52,6 +53,11 @@ only = []
 block = []
 # Log every hook call to the debug log. ($AGENTGOV_TRACE_PLUGINS=1)
 trace = false
+
+[drift]
+# The evaluator plugin `agentgov drift` and the drift-monitor flow use
+# (`agentgov plugins list`). Empty: evidently-drift. ($AGENTGOV_DRIFT_EVALUATOR)
+evaluator = ""
 
 [identity]
 # Who you are in the audit log. Empty: $AGENTGOV_USER, else your OS user.
@@ -90,6 +96,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("plugins", "only"): ("plugins_only", list),
     ("plugins", "block"): ("plugins_block", list),
     ("plugins", "trace"): ("trace_plugins", bool),
+    ("drift", "evaluator"): ("drift_evaluator", str),
     ("identity", "user"): ("user", str),
     ("masking", "safe_fields"): ("mask_safe_fields", list),
     ("masking", "patterns"): ("mask_patterns", dict),
@@ -104,6 +111,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "plugins_only": ("AGENTGOV_PLUGINS_ONLY",),
     "plugins_block": ("AGENTGOV_PLUGINS_BLOCK",),
     "trace_plugins": ("AGENTGOV_TRACE_PLUGINS",),
+    "drift_evaluator": ("AGENTGOV_DRIFT_EVALUATOR",),
     "user": ("AGENTGOV_USER",),
 }
 
@@ -128,6 +136,7 @@ class Config:
     sources: Mapping[str, str] = field(default_factory=dict)
     mask_safe_fields: tuple[str, ...] = ()
     mask_patterns: Mapping[str, str] = field(default_factory=dict)
+    drift_evaluator: str = DEFAULT_DRIFT_EVALUATOR
 
     def shown(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for people, with credentials masked."""
@@ -140,6 +149,7 @@ class Config:
             ("plugins.only", ", ".join(self.plugins_only) or "(all installed)", self.sources["plugins_only"]),
             ("plugins.block", ", ".join(self.plugins_block) or "(none)", self.sources["plugins_block"]),
             ("plugins.trace", str(self.trace_plugins).lower(), self.sources["trace_plugins"]),
+            ("drift.evaluator", self.drift_evaluator, self.sources.get("drift_evaluator", "default")),
             ("identity.user", self.user, self.sources["user"]),
             ("masking.safe_fields", ", ".join(self.mask_safe_fields) or "(defaults)", self.sources.get("mask_safe_fields", "default")),
             ("masking.patterns", ", ".join(self.mask_patterns) or "(built-in)", self.sources.get("mask_patterns", "default")),
@@ -232,6 +242,7 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
 
     for attribute in ("plugins_only", "plugins_block", "trace_plugins"):
         sources.setdefault(attribute, "default")
+    sources.setdefault("drift_evaluator", "default")
 
     return Config(
         home=home,
@@ -247,6 +258,7 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
         sources=sources,
         mask_safe_fields=tuple(values.get("mask_safe_fields", ())),
         mask_patterns=dict(values.get("mask_patterns", {})),
+        drift_evaluator=values.get("drift_evaluator") or DEFAULT_DRIFT_EVALUATOR,
     )
 
 

@@ -1,12 +1,16 @@
 """The result of one drift evaluation: what the drift gate and the reports read.
 
 Plain frozen values with no heavy imports, so a policy can read a stored result
-without pulling in pandas or Evidently.
+without pulling in pandas or numpy. Every evaluator plugin returns a
+:class:`DriftResult`; :meth:`DriftResult.checked` is the engine's fail-closed
+rule for any of them: a score that is NaN or infinite makes the result an
+``error``, never a "not drifted".
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +37,15 @@ class DriftStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One column's verdict. ``method`` is Evidently's stattest name (``wasserstein``, ``ks``...)."""
+    """One column's verdict.
+
+    ``method`` names the test (``ks``, ``wasserstein``, ``chisquare``...), ``score``
+    is its statistic or p-value and ``threshold`` the level it was judged at.
+    ``effect`` is how far the distribution moved, on a scale where 0 is no change
+    (see :mod:`agentgov.evals.drift_compare`), or None when the test gives none;
+    ``note`` says why a column is not judged drifted although its test fired
+    (a negligible effect, say).
+    """
 
     column: str
     column_type: str
@@ -41,10 +53,17 @@ class ColumnDrift:
     score: float
     threshold: float
     drifted: bool
+    effect: float | None = None
+    note: str = ""
 
     def __post_init__(self) -> None:
         if self.column_type not in COLUMN_TYPES:
             raise InvalidValue(f"unknown column type {self.column_type!r}: expected one of {', '.join(COLUMN_TYPES)}")
+
+    @property
+    def finite(self) -> bool:
+        """Whether the score, the threshold and the effect (when there is one) are real numbers."""
+        return _finite(self.score) and _finite(self.threshold) and (self.effect is None or _finite(self.effect))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +73,8 @@ class ColumnDrift:
             "score": float(self.score),
             "threshold": float(self.threshold),
             "drifted": bool(self.drifted),
+            "effect": None if self.effect is None else float(self.effect),
+            "note": self.note,
         }
 
     @classmethod
@@ -65,6 +86,8 @@ class ColumnDrift:
             score=float(data["score"]),
             threshold=float(data["threshold"]),
             drifted=bool(data["drifted"]),
+            effect=None if data.get("effect") is None else float(data["effect"]),
+            note=str(data.get("note") or ""),
         )
 
 
@@ -88,6 +111,40 @@ class DriftResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "status", DriftStatus.parse(self.status))
+
+    @classmethod
+    def failed(cls, message: str, *, reference_rows: int = 0, current_rows: int = 0, drift_share_threshold: float = 0.5) -> DriftResult:
+        """A result with status ``error``: the evaluation could not give a verdict (the gate blocks on it)."""
+        first = message.strip().splitlines()[0] if message.strip() else "no message"
+        return cls((), 0.0, False, drift_share_threshold, reference_rows, current_rows, DriftStatus.ERROR, message=first)
+
+    @classmethod
+    def insufficient(cls, reference_rows: int, current_rows: int, min_rows: int, *, drift_share_threshold: float = 0.5) -> DriftResult:
+        """A result with status ``insufficient-data``: too few rows on a side for any verdict."""
+        message = (
+            f"too few rows to judge drift: {reference_rows} in the reference and {current_rows} in the current data, "
+            f"at least {min_rows} needed on each side"
+        )
+        return cls((), 0.0, False, drift_share_threshold, reference_rows, current_rows, DriftStatus.INSUFFICIENT_DATA, message)
+
+    def checked(self) -> DriftResult:
+        """This result, or an ``error`` result when a score, an effect or the share is NaN or infinite (fail closed)."""
+        if self.status not in (DriftStatus.OK, DriftStatus.DRIFT):
+            return self
+        broken = [column for column in self.columns if not column.finite]
+        if broken:
+            column = broken[0]
+            broken_parts = [f"the {column.method} score is {column.score!r}"] if not _finite(column.score) else []
+            broken_parts += [f"the threshold is {column.threshold!r}"] if not _finite(column.threshold) else []
+            broken_parts += [f"the effect is {column.effect!r}"] if column.effect is not None and not _finite(column.effect) else []
+            return DriftResult.failed(
+                f"column {column.column!r}: {' and '.join(broken_parts)}, not a number a verdict can rest on",
+                reference_rows=self.reference_rows, current_rows=self.current_rows, drift_share_threshold=self.drift_share_threshold,
+            )
+        if not _finite(self.share_drifted):
+            return DriftResult.failed(f"the share of drifted columns is {self.share_drifted!r}", reference_rows=self.reference_rows,
+                                      current_rows=self.current_rows, drift_share_threshold=self.drift_share_threshold)
+        return self
 
     @property
     def drifted_columns(self) -> tuple[str, ...]:
@@ -125,3 +182,10 @@ class DriftResult:
             message=str(data.get("message", "")),
             engine=str(data.get("engine", "exact")),
         )
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,11 +1,12 @@
-"""The drift statistics Evidently 0.7.23 computes, on arrays that are sorted or counted once.
+"""Exact drift statistics, on arrays that are sorted or counted once.
 
-Each function reproduces one module of ``evidently.legacy.calculations.stattests``
-(and the scipy call inside it) so the scores match Evidently's to rounding, but
-works from data prepared once per column: numeric columns are sorted once and
-merged in linear time, which is all the Wasserstein distance, the
-Kolmogorov-Smirnov statistic, the unique-value count and the histograms need;
-categorical columns are counted once per category.
+The scores are the textbook ones, computed as the common drift tools compute
+them (each matches ``evidently.legacy.calculations.stattests`` and the scipy
+call inside it to rounding, which the Evidently plugin's tests check), but
+from data prepared once per column: numeric columns are sorted once and merged
+in linear time, which is all the Wasserstein distance, the Kolmogorov-Smirnov
+statistic, the unique-value count and the histograms need; categorical
+columns are counted once per category.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import numpy as np
 
 # scipy's ks_2samp is exact up to this many rows on either side, asymptotic above.
 KS_EXACT_MAX_N = 10_000
+BINNED_MIN_UNIQUE = 20  # numeric columns with more distinct reference values are binned (Sturges) for JS and PSI
+STD_FLOOR = 0.001  # the normed Wasserstein distance divides by max(std, STD_FLOOR)
+SAFE_MAGNITUDE = 2.0**500  # above this, squares and sums of the values overflow a float: rescale first
+SIMULATIONS = 1999  # tables drawn for the two-sample chi-square's p-value (resolution 1/2000)
 
 
 class Workspace:
@@ -94,12 +99,24 @@ def pandas_std(values: np.ndarray, work: Workspace) -> float:
     return float(np.sqrt(squares.sum(dtype=np.float64) / values.size))
 
 
-def wasserstein_norm(merged: Merged, ref_std: float, work: Workspace) -> float:
-    """``scipy.stats.wasserstein_distance(ref, cur) / max(std(ref), 0.001)``.
+def rescale(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both samples divided by the same power of two, ``2**exponent``, when their values are near the float limit.
 
-    scipy evaluates both CDFs at every merged value; inside a run of equal values
-    the CDF here is partial, but there the delta is 0, so every product is the same.
+    Multiplying by a power of two is exact, so ranks, ties, histograms and every
+    scale-free score are unchanged, while the standard deviation no longer
+    overflows (values of 1e308 square to infinity). Exponent 0 when no rescaling
+    is needed; a quantity in the values' units (a floor, a scale) is rescaled
+    with ``np.ldexp(quantity, -exponent)``.
     """
+    largest = max(float(np.max(np.abs(ref))) if ref.size else 0.0, float(np.max(np.abs(cur))) if cur.size else 0.0)
+    if largest <= SAFE_MAGNITUDE:
+        return ref, cur, 0
+    exponent = int(np.frexp(largest)[1])
+    return np.ldexp(ref, -exponent), np.ldexp(cur, -exponent), exponent
+
+
+def wasserstein(merged: Merged, work: Workspace) -> float:
+    """``scipy.stats.wasserstein_distance(ref, cur)``: how far, on average, each value had to move."""
     cur_cum = merged.cur_cum[:-1]
     size = cur_cum.size
     ref_cdf = np.subtract(work.ramp(size), cur_cum, out=work.get("ref_cdf", size))  # reference counts, exact
@@ -111,8 +128,17 @@ def wasserstein_norm(merged: Merged, ref_std: float, work: Workspace) -> float:
     # spinning after the call and slow everything after it on a small machine; a
     # pairwise sum of the same products differs from it by rounding only (~1e-16).
     ref_cdf *= merged.deltas
-    distance = float(ref_cdf.sum())
-    return distance / max(ref_std, 0.001)
+    return float(ref_cdf.sum())
+
+
+def wasserstein_norm(merged: Merged, ref_std: float, work: Workspace, floor: float = STD_FLOOR) -> float:
+    """``scipy.stats.wasserstein_distance(ref, cur) / max(std(ref), 0.001)``.
+
+    scipy evaluates both CDFs at every merged value; inside a run of equal values
+    the CDF here is partial, but there the delta is 0, so every product is the same.
+    ``floor`` is 0.001 in the values' units (pass it rescaled with the values).
+    """
+    return wasserstein(merged, work) / max(ref_std, floor)
 
 
 def ks_statistic(merged: Merged, ends: np.ndarray) -> float:
@@ -177,8 +203,41 @@ def chisquare_pvalue(counts: Counts) -> float:
     return float(chisquare(f_obs, f_exp)[1])
 
 
+def chisquare_two_sample_pvalue(counts: Counts, simulations: int = SIMULATIONS, seed: int = 0) -> float:
+    """Pearson's chi-square test that the two samples come from one distribution, its p-value by simulation.
+
+    :func:`chisquare_pvalue` takes the reference's shares as the truth and tests
+    the current sample against them (goodness of fit): it ignores the
+    reference's own sampling noise and gives p = 0 for any value the reference
+    lacks, so two windows of one traffic "drift" far more often than the
+    nominal level. Here the statistic is the 2 x k table's, and its p-value is
+    the share of ``simulations`` tables, drawn with the same value totals and
+    side sizes (the rows shuffled between the sides), whose statistic is at
+    least as large: exact up to simulation error, however rare the values (the
+    chi-square distribution is not, with many values seen a few times).
+    Seeded, so the same data give the same score; the smallest p-value is
+    ``1 / (simulations + 1)``.
+    """
+    table = np.vstack((counts.ref, counts.cur)).astype(np.int64)
+    table = table[:, table.sum(axis=0) > 0]
+    sides = table.sum(axis=1)
+    if table.shape[1] < 2 or sides.min() == 0:
+        return 1.0
+    totals = table.sum(axis=0)
+    expected = np.outer(sides, totals) / sides.sum()
+
+    def statistic(ref: np.ndarray) -> np.ndarray:
+        cur = totals - ref
+        return ((ref - expected[0]) ** 2 / expected[0]).sum(axis=-1) + ((cur - expected[1]) ** 2 / expected[1]).sum(axis=-1)
+
+    observed = float(statistic(table[0]))
+    drawn = np.random.default_rng(seed).multivariate_hypergeometric(totals, int(sides[0]), size=simulations)
+    as_large = int(np.count_nonzero(statistic(drawn) >= observed * (1 - 1e-12)))
+    return (1 + as_large) / (simulations + 1)
+
+
 def z_pvalue(counts: Counts) -> float:
-    """Evidently's two-proportion z-test: the smallest key against all the others."""
+    """The two-proportion z-test of the smallest key against all the others (values of mixed types: by type, then text)."""
     from scipy.stats import norm
 
     n1, n2 = counts.n_ref, counts.n_cur
@@ -186,7 +245,10 @@ def z_pvalue(counts: Counts) -> float:
     cur_present = counts.cur > 0
     if ref_present.sum() == 1 and cur_present.sum() == 1 and np.array_equal(ref_present, cur_present):
         return 1.0
-    first = min(range(len(counts.keys)), key=lambda i: counts.keys[i])
+    try:
+        first = min(range(len(counts.keys)), key=lambda i: counts.keys[i])
+    except TypeError:  # 'a' and 1 do not compare
+        first = min(range(len(counts.keys)), key=lambda i: (type(counts.keys[i]).__name__, str(counts.keys[i])))
     p1 = float(n1 - int(counts.ref[first])) / n1
     p2 = float(n2 - int(counts.cur[first])) / n2
     pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
@@ -196,6 +258,12 @@ def z_pvalue(counts: Counts) -> float:
 
 def percents_from_counts(counts: Counts) -> tuple[np.ndarray, np.ndarray]:
     return counts.ref / counts.n_ref, counts.cur / counts.n_cur
+
+
+def total_variation(counts: Counts) -> float:
+    """Half the summed difference of the two sides' shares: the share of rows that would have to change value."""
+    ref_pct, cur_pct = percents_from_counts(counts)
+    return float(np.abs(ref_pct - cur_pct).sum() / 2)
 
 
 def sturges_percents(merged: Merged, ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,3 +300,12 @@ def jensenshannon(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
 def psi(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
     ref_percents, cur_percents = fill_zeroes(ref_percents), fill_zeroes(cur_percents)
     return float(np.sum((ref_percents - cur_percents) * np.log(ref_percents / cur_percents)))
+
+
+def numeric_percents(merged: Merged, ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two sides' shares for Jensen-Shannon or PSI on numbers: per Sturges bin when the reference
+    has more than :data:`BINNED_MIN_UNIQUE` distinct values, else per value."""
+    ref_unique = 1 + int(np.count_nonzero(np.diff(ref_sorted)))
+    if ref_unique > BINNED_MIN_UNIQUE:
+        return sturges_percents(merged, ref_sorted, cur_sorted)
+    return percents_from_counts(counts_from_merged(merged, merged.run_ends()))

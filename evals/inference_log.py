@@ -102,6 +102,7 @@ def append(home: Path, records: Iterable[InferenceRecord]) -> list[Path]:
 
 def append_frame(home: Path, frame: pd.DataFrame) -> list[Path]:
     """Append a frame already in the log's shape (see :func:`normalise`)."""
+    _one_type_per_field(frame)
     frame = _typed(frame)
     written = []
     days = frame["time"].dt.strftime("%Y-%m-%d")
@@ -274,6 +275,25 @@ def normalise(frame: pd.DataFrame, *, agent: str, version: int | None = None, st
     if confidence in frame.columns:
         _first_bad(frame, confidence, (frame[confidence] < 0) | (frame[confidence] > 1), "a confidence between 0 and 1")
     return frame
+
+
+def _one_type_per_field(frame: pd.DataFrame) -> None:
+    """A request field holds text or numbers, not both: Parquet stores one type per column (first mix named)."""
+    for column in frame.columns:
+        if not str(column).startswith(REQUEST_PREFIX) or frame[column].dtype != object:
+            continue
+        present = frame[column][frame[column].map(lambda v: not _missing(v))]
+        is_text = present.map(lambda v: isinstance(v, str))
+        if is_text.any() and not is_text.all():
+            first = present.index[0]
+            other = int((is_text != is_text.iloc[0]).to_numpy().nonzero()[0][0])
+            row = present.index[other]
+            kind = "text" if is_text.iloc[0] else "a number or other non-text value"
+            raise InvalidValue(
+                f"row {int(row) + 1}, column {column!r}: expected {kind} like row {int(first) + 1} ({_shown(present[first])}), "
+                f"got {_shown(present[row])}",
+                hint="a request field holds one type in every call: quote the numbers, or use another field",
+            )
 
 
 def _first_bad(frame: pd.DataFrame, column: str, bad: pd.Series, expected: str) -> None:

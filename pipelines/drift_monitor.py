@@ -1,9 +1,9 @@
 """The ``drift-monitor`` flow: a drift check for every agent version in production or shadow.
 
-Each check is a task run (:func:`agentgov.evals.drift_check.check_drift`): it
-records the verdict as the version's ``agentgov.drift`` tag, logs Evidently's
-report on the version's MLflow run and adds the snapshot to the Evidently
-workspace. The flow publishes a markdown table of the verdicts. One agent's
+Each check is a task run (:func:`agentgov.pipelines.drift.check_drift`, with
+the configured evaluator): it records the verdict as the version's
+``agentgov.drift`` tag and logs the evaluator's report (Evidently's, by
+default, which also joins the Evidently workspace) on the version's MLflow run. The flow publishes a markdown table of the verdicts. One agent's
 failure (no reference data, say) is a row with status ``error``; the others
 are still checked.
 
@@ -55,7 +55,7 @@ def check(name: str, version: int, reference: str, window: str) -> dict[str, Any
     from agentgov.core.errors import AgentgovError
     from agentgov.core.home import Home
     from agentgov.core.plugins import load_plugins
-    from agentgov.evals.drift_check import check_drift
+    from agentgov.pipelines.drift import check_drift
 
     config = load_config()
     plugins = load_plugins(config)

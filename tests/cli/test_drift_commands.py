@@ -124,6 +124,11 @@ def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
     failed = run_cli("log", "import", "bad.csv", "--agent", agent)
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == ["agentgov: error: row 2, column 'time': expected a date and time (ISO 8601), got 'last tuesday'"]
+    mixed = _calls(3, seed=1, shifted=False, end=datetime.now(UTC)).assign(**{"request.kind": ["a", 1, "b"]})
+    mixed.to_json("mixed.jsonl", orient="records", lines=True)
+    failed = run_cli("log", "import", "mixed.jsonl", "--agent", agent)
+    assert failed.returncode == 2, failed.stderr  # was an internal error (ArrowTypeError)
+    assert failed.stderr.startswith("agentgov: error: row 2, column 'request.kind': expected text like row 1 ('a'), got 1 (")
 
     for args, message in (
         (("drift", agent, "--version", "1", "--reference", "nowhere.csv"), "reference 'nowhere.csv' is neither"),
@@ -131,6 +136,8 @@ def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
         (("drift", agent), "no version of router is in production, shadow or canary"),
         (("drift", "open", agent), "no drift reports for router"),
         (("drift", agent, "--version", "1", "--window", "1 day"), "expected a number and a unit"),
+        (("drift", agent, "--version", "1", "--until", "yesterday"), "--until 'yesterday': expected an ISO 8601 time"),
+        (("drift", agent, "--version", "1", "--evaluator", "nope"), "no evaluator named 'nope'"),
     ):
         result = run_cli(*args)
         assert (result.returncode, len(result.stderr.strip().splitlines())) == (2, 1), result.stderr
@@ -140,3 +147,39 @@ def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
 def test_drift_help_lists_the_subcommands(run_cli: Run) -> None:
     shown = run_cli("drift", "--help", check=True).stdout
     assert all(word in shown for word in ("list", "open", "ui", "run"))
+
+
+def test_the_shipped_synthetic_calls_do_not_drift_from_the_eval_set_and_the_gate_agrees(agent: str, run_cli: Run) -> None:
+    """The README's drift walkthrough: a day of synthetic traffic against the eval set it was generated like."""
+    example = REPO / "examples" / "support-router" / "data"
+    Path("agentgov.toml").write_text("[stages.production.policies.drift-within-limits]\nmax_drift_share = 0.3\n")
+    run_cli("log", "import", str(example / "synthetic_calls.csv"), "--agent", agent, "--version", "1", check=True)
+    checked = run_cli("drift", agent, "--version", "1", "--reference", str(example / "eval.csv"), "--until", "2026-11-24T12:00Z",
+                      "--window", "24h", env=NO_DISPLAY)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    out = checked.stdout
+    assert "router/1: 400 calls in 2026-11-23 12:00 .. 2026-11-24 12:00 UTC against file" in out
+    assert "No drift: none of the 3 columns drifted." in out
+    assert "Gate to production: drift-within-limits passes: 0% of 3 columns drifted (limit 30%)" in out
+    assert "Effect" in out and "Evidently rendered this report on 400 of 400 reference rows" in out
+
+
+def test_calls_copied_from_the_eval_set_are_not_drift_although_they_lack_its_rare_words(agent: str, run_cli: Run) -> None:
+    """Issue 13, item 4: resampled eval rows made drift-within-limits fail on request.body:oov_share (a p-value of
+    0.000156) while `drift` said "No drift ... (data set drifts at 50%)". Now both say the same: not drift."""
+    eval_set = pd.read_csv(REPO / "examples" / "support-router" / "data" / "eval.csv")
+    end = datetime.now(UTC)
+    calls = eval_set.sample(400, replace=True, random_state=3).reset_index(drop=True)
+    pd.DataFrame({
+        "time": [(end - timedelta(minutes=i + 1)).isoformat() for i in range(400)], "request_id": [f"c{i}" for i in range(400)],
+        "request.subject": calls["subject"], "request.body": calls["body"],
+    }).to_csv("calls.csv", index=False)
+    Path("agentgov.toml").write_text("[stages.production.policies.drift-within-limits]\nmax_drift_share = 0.3\n")
+    run_cli("log", "import", "calls.csv", "--agent", agent, "--version", "1", check=True)
+    checked = run_cli("drift", agent, "--version", "1", "--reference", str(REPO / "examples/support-router/data/eval.csv"),
+                      "--json", env=NO_DISPLAY)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    result = json.loads(checked.stdout)
+    oov = {c["column"]: c for c in result["columns"]}["request.body:oov_share"]
+    assert oov["score"] < oov["threshold"] and not oov["drifted"] and oov["note"].startswith("negligible")
+    assert [(g["stage"], g["status"]) for g in result["gate"]] == [("production", "pass")]

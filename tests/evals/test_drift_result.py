@@ -56,3 +56,30 @@ def test_reading_a_result_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_effects_and_notes_round_trip_and_old_tags_still_read() -> None:
+    column = ColumnDrift("body:oov_share", "num", "ks", 0.0001, 0.0167, False, effect=0.013, note="negligible: ...")
+    assert ColumnDrift.from_dict(json.loads(json.dumps(column.to_dict()))) == column
+    old = {k: v for k, v in sample().columns[0].to_dict().items() if k not in ("effect", "note")}
+    assert ColumnDrift.from_dict(old) == sample().columns[0]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_score_that_is_not_a_number_fails_closed(bad: float) -> None:
+    result = dataclasses.replace(sample(), status=DriftStatus.OK, columns=(ColumnDrift("x", "num", "wasserstein", bad, 0.1, False),))
+    checked = result.checked()
+    assert checked.status is DriftStatus.ERROR and checked.columns == ()
+    assert checked.message == f"column 'x': the wasserstein score is {bad!r}, not a number a verdict can rest on"
+    with_effect = dataclasses.replace(result, columns=(ColumnDrift("x", "num", "ks", 0.5, 0.05, False, effect=bad),))
+    assert with_effect.checked().message == f"column 'x': the effect is {bad!r}, not a number a verdict can rest on"
+    no_threshold = dataclasses.replace(result, columns=(ColumnDrift("x", "num", "ks", 0.5, bad, False),))
+    assert no_threshold.checked().message == f"column 'x': the threshold is {bad!r}, not a number a verdict can rest on"
+    assert sample().checked() is sample() or sample().checked() == sample()
+
+
+def test_failed_and_insufficient_results_say_why_in_one_line() -> None:
+    failed = DriftResult.failed("ValueError: boom\nmore lines", reference_rows=3, current_rows=4)
+    assert (failed.status, failed.message, failed.reference_rows, failed.current_rows) == (DriftStatus.ERROR, "ValueError: boom", 3, 4)
+    thin = DriftResult.insufficient(500, 12, 30)
+    assert thin.status is DriftStatus.INSUFFICIENT_DATA and "12 in the current data, at least 30" in thin.message

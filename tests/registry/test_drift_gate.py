@@ -15,12 +15,12 @@ from agentgov.core.errors import InvalidValue
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Outcome, Stage
-from agentgov.evals.drift_check import check_drift
-from agentgov.evals.drift_report import workspace_runs
-from agentgov.evals.drift_result import DriftStatus
+from agentgov.evals import DriftStatus
 from agentgov.evals.inference_log import InferenceRecord, append
+from agentgov.pipelines.drift import check_drift
 from agentgov.pipelines.promotion import prepare, promote
 from agentgov.pipelines.registration import register
+from agentgov.plugins.evaluators.evidently_drift import workspace_runs
 from agentgov.registry.model import TAG_DRIFT
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -1,8 +1,10 @@
-"""The exact drift engine gives Evidently 0.7.23's own per-column verdicts.
+"""Evidently's choice of test, on the exact engine, gives Evidently 0.7.23's own per-column verdicts.
 
-Every case runs the real ``Report([DataDriftPreset()])`` and the engine on the same
-frames and compares, per column, the stattest Evidently chose, its score, its
-threshold and the drifted flag, and the data-set verdict.
+Every case runs the real ``Report([DataDriftPreset()])`` and ``compute_drift`` with
+agentgov's guards off (``EXACT``) on the same frames and compares, per column, the
+stattest Evidently chose, its score, its threshold and the drifted flag, and the
+data-set verdict. The guards' own effect is tested in ``tests/evals/test_drift_compare.py``
+and on this plugin's traffic in ``test_evidently_drift.py``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agentgov.core.errors import InvalidValue
-from agentgov.evals.drift_engine import compute_drift, infer_column_type
-from agentgov.evals.drift_result import DriftStatus
+from agentgov.core import InvalidValue
+from agentgov.evals import DriftStatus, infer_column_type
+from agentgov.plugins.evaluators.evidently_drift import compute_drift as guarded
 
 REL = 1e-9
+EXACT = {"min_effect": 0.0, "familywise": False, "two_sample": False}
+"""agentgov's guards off: a negligible effect, the shared false-positive level, the two-sample chi-square."""
+
+
+def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, **options):
+    return guarded(reference, current, **{**EXACT, **options})
 
 
 @dataclass(frozen=True)

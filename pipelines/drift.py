@@ -7,14 +7,20 @@ log. The reference is one of:
 - ``eval``: the version's eval dataset (role ``eval`` in its manifest), read from the agent folder;
 - a file (CSV, JSON Lines or Parquet) with the request fields as columns.
 
-The evaluator (``evidently-drift`` unless another is named) gives the verdict
-on all rows. Unless the data were too few or the evaluator failed, Evidently
-renders its HTML report and JSON snapshot (on a sample, see
-:mod:`agentgov.evals.drift_report`) into ``<home>/reports/drift/<agent>/``;
-both are logged as artifacts ``drift/<stamp>.{html,json}`` on the version's
-MLflow run, and the snapshot joins the agent's project in the Evidently
-workspace. Whatever the status, the version's ``agentgov.drift`` tag gets the
-result, which the ``drift-within-limits`` policy reads.
+The evaluator is the plugin named in the configuration (``[drift] evaluator``,
+``$AGENTGOV_DRIFT_EVALUATOR``; ``evidently-drift`` by default) unless the
+caller names another; it gives the verdict on all rows. Unless the data were
+too few or the evaluation failed, an evaluator that renders reports
+(:class:`agentgov.evals.ReportingEvaluator`, such as ``evidently-drift``)
+writes one; its files are logged as artifacts ``drift/<file>`` on the
+version's MLflow run. Whatever the status, the version's ``agentgov.drift``
+tag gets the result, which the ``drift-within-limits`` policy reads; the check
+then runs that policy for every stage whose gate has it, so the caller can say
+the verdict the gate will reach with the configured limits.
+
+This is where the drift engine (``agentgov.evals``), the registry and the
+gate's policy (``agentgov.policies``) meet: the ``agentgov drift`` command and
+the ``drift-monitor`` flow both call :func:`check_drift`.
 """
 
 from __future__ import annotations
@@ -25,9 +31,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentgov.core.errors import InvalidValue
-from agentgov.evals.drift_report import SAMPLE_ROWS, RenderedReport
-from agentgov.evals.drift_result import DriftResult, DriftStatus
+from agentgov.core.errors import AgentgovError, InvalidValue
+from agentgov.evals import (
+    EVALUATORS,
+    DriftReport,
+    DriftResult,
+    DriftStatus,
+    Evaluator,
+    ReportingEvaluator,
+    ReportRequest,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,8 +49,21 @@ if TYPE_CHECKING:
     from agentgov.core.config import Config
     from agentgov.core.plugins import PluginManager
 
-DEFAULT_EVALUATOR = "evidently-drift"
 REFERENCE_KINDS = ("production-window", "eval")
+GATE_POLICY = "drift-within-limits"
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """What ``drift-within-limits`` says about the recorded result when the version enters ``stage``."""
+
+    stage: str
+    status: str  # pass | fail | inconclusive | error
+    reason: str
+    mode: str = "enforce"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "policy": GATE_POLICY, "status": self.status, "reason": self.reason, "mode": self.mode}
 
 
 @dataclass(frozen=True)
@@ -50,10 +76,12 @@ class DriftCheck:
     evaluator: str
     result: DriftResult
     stamp: str
-    report: RenderedReport | None
+    report: DriftReport | None
     report_uri: str | None
     snapshot_uri: str | None
-    report_error: str | None = None  # Evidently failed to render; the verdict stands
+    report_error: str | None = None  # the report failed to render; the verdict stands
+    gate: tuple[GateVerdict, ...] = ()
+    gate_error: str | None = None  # the gate's verdict could not be worked out (a broken [stages] table, say)
 
     def tag(self) -> dict[str, Any]:
         """The ``agentgov.drift`` tag: the result plus where its report is."""
@@ -73,11 +101,13 @@ class DriftCheck:
             "version": self.version,
             **self.tag(),
             "report_file": str(self.report.html) if self.report else None,
-            "snapshot_file": str(self.report.snapshot) if self.report else None,
+            "snapshot_file": str(self.report.snapshot) if self.report and self.report.snapshot else None,
             "sample_note": self.report.note if self.report else None,
             "workspace_project": self.report.workspace_project if self.report else None,
             "workspace_snapshot": self.report.workspace_snapshot if self.report else None,
             "report_error": self.report_error,
+            "gate": [verdict.to_dict() for verdict in self.gate],
+            "gate_error": self.gate_error,
         }
 
 
@@ -90,19 +120,26 @@ def check_drift(
     reference: str = "production-window",
     window: str = "24h",
     agent_dir: Path = Path("."),
-    evaluator: str = DEFAULT_EVALUATOR,
+    evaluator: str | None = None,
     now: datetime | None = None,
-    sample_rows: int = SAMPLE_ROWS,
+    sample_rows: int | None = None,
     audit: AuditLog | None = None,
     actor: str | None = None,
 ) -> DriftCheck:
+    """Check the drift of ``name`` (``version``, else the live one) over the ``window`` ending ``now``; record it.
+
+    ``evaluator`` defaults to the configured one; ``sample_rows`` is handed to a
+    report renderer that samples (``evidently-drift``).
+    """
     from agentgov.core.types import AgentRef
     from agentgov.evals import inference_log
     from agentgov.registry.backend import connect
-    from agentgov.registry.store import get
+    from agentgov.registry.model import TAG_DRIFT
+    from agentgov.registry.store import get, mlflow_errors
 
     span = inference_log.parse_window(window)
-    evaluate = _evaluator(plugins, evaluator)
+    evaluator_name = evaluator or config.drift_evaluator
+    chosen = _evaluator(plugins, evaluator_name)
     client = connect(config)
     agent_version = get(client, AgentRef(name, version=version)) if version is not None else _live_version(client, name)
     end = (now or datetime.now(UTC)).astimezone(UTC)
@@ -110,33 +147,47 @@ def check_drift(
     current = inference_log.read(config.home, name, version=agent_version.version, since=start, until=end)
     reference_frame, described = _reference(config, agent_version, reference, start, span, agent_dir)
 
-    result = _evaluate(evaluate, reference_frame, current)
+    result = _evaluate(chosen, reference_frame, current)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     report = report_error = None
-    if result.status in (DriftStatus.OK, DriftStatus.DRIFT):
+    if result.status in (DriftStatus.OK, DriftStatus.DRIFT) and isinstance(chosen, ReportingEvaluator):
+        request = ReportRequest(
+            home=config.home,
+            agent=name,
+            version=agent_version.version,
+            stamp=stamp,
+            title=f"Drift of {name}/{agent_version.version}: last {window} against {described}",
+            verdict=f"{result.status.value}, {result.share_drifted:.0%} of {len(result.columns)} columns drifted",
+            options={} if sample_rows is None else {"sample_rows": sample_rows},
+        )
         try:
-            report = _render(config, name, agent_version.version, reference_frame, current, result, stamp, described, window, sample_rows)
+            report = chosen.render_report(reference_frame, current, result, request)
+            if not isinstance(report, DriftReport):
+                raise TypeError(f"render_report returned {type(report).__name__}, not a DriftReport")
         except Exception as exc:  # the report is for people; the verdict on all rows is what the gate needs
+            report = None
             report_error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
 
     report_uri = snapshot_uri = None
-    from agentgov.registry.model import TAG_DRIFT
-    from agentgov.registry.store import mlflow_errors
-
     with mlflow_errors(f"{name}/{agent_version.version}"):
         if report is not None:
             if agent_version.run_id:
-                client.log_artifact(agent_version.run_id, str(report.html), "drift")
-                client.log_artifact(agent_version.run_id, str(report.snapshot), "drift")
+                for path in report.files:
+                    client.log_artifact(agent_version.run_id, str(path), "drift")
                 report_uri = f"runs:/{agent_version.run_id}/drift/{report.html.name}"
-                snapshot_uri = f"runs:/{agent_version.run_id}/drift/{report.snapshot.name}"
+                snapshot_uri = f"runs:/{agent_version.run_id}/drift/{report.snapshot.name}" if report.snapshot else None
             else:
-                report_uri, snapshot_uri = str(report.html), str(report.snapshot)
+                report_uri, snapshot_uri = str(report.html), str(report.snapshot) if report.snapshot else None
         check = DriftCheck(
-            name, agent_version.version, described, start, end, evaluator, result, stamp, report, report_uri, snapshot_uri,
+            name, agent_version.version, described, start, end, evaluator_name, result, stamp, report, report_uri, snapshot_uri,
             report_error,
         )
         client.set_model_version_tag(name, str(agent_version.version), TAG_DRIFT, json.dumps(check.tag()))
+    try:
+        gate = gate_verdicts(config, plugins, client, AgentRef(name, version=agent_version.version), actor or config.user, audit)
+        check = _with(check, gate=gate)
+    except AgentgovError as exc:
+        check = _with(check, gate_error=str(exc))
     if audit is not None:
         payload = {k: v for k, v in check.to_dict().items() if k != "columns"}
         payload["drifted_columns"] = list(result.drifted_columns)
@@ -144,25 +195,52 @@ def check_drift(
     return check
 
 
-def _evaluator(plugins: PluginManager, name: str) -> Any:
-    from agentgov.evals.protocol import EVALUATORS
+def gate_verdicts(config: Config, plugins: PluginManager, client: Any, ref: Any, actor: str, audit: Any = None) -> tuple[GateVerdict, ...]:
+    """``drift-within-limits`` run as the gate runs it, on the version's recorded tag, for every stage whose gate has it."""
+    from agentgov.core.types import Stage
+    from agentgov.policies import POLICIES
+    from agentgov.policies.context import GateRequest, RegistryEvidence
+    from agentgov.policies.runner import run_policy
+    from agentgov.policies.settings import stage_policies
 
+    available = plugins.collect(POLICIES)
+    verdicts = []
+    for stage in (Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION):
+        for configured in stage_policies(config, stage, available):
+            if configured.name != GATE_POLICY:  # a policy switched off is not in the list
+                continue
+            evidence = RegistryEvidence(config, client, audit, ref)  # reads the tag just written
+            result = run_policy(configured, available.get(GATE_POLICY), GateRequest(ref, stage, actor), evidence)
+            verdicts.append(GateVerdict(stage.value, result.status.value, result.reason, configured.mode.value))
+    return tuple(verdicts)
+
+
+def _with(check: DriftCheck, **changes: Any) -> DriftCheck:
+    import dataclasses
+
+    return dataclasses.replace(check, **changes)
+
+
+def _evaluator(plugins: PluginManager, name: str) -> Evaluator:
     found = plugins.collect(EVALUATORS)
     if name not in found:
-        raise InvalidValue(f"no evaluator named {name!r}", hint=f"installed: {', '.join(sorted(found)) or 'none'}")
+        raise InvalidValue(
+            f"no evaluator named {name!r}",
+            hint=f"installed: {', '.join(sorted(found)) or 'none'} (set [drift] evaluator in agentgov.toml or pass --evaluator)",
+        )
     return found[name].item
 
 
-def _evaluate(evaluator: Any, reference: pd.DataFrame, current: pd.DataFrame) -> DriftResult:
-    """The evaluator's result; a crash or a result of the wrong type is a result with status ``error``."""
+def _evaluate(evaluator: Evaluator, reference: pd.DataFrame, current: pd.DataFrame) -> DriftResult:
+    """The evaluator's result; a crash, a result of the wrong type or a NaN score is a result with status ``error``."""
     try:
-        result = evaluator.evaluate(reference, current)
+        result: Any = evaluator.evaluate(reference, current)
     except Exception as exc:
         result = f"{type(exc).__name__}: {exc}"
     if not isinstance(result, DriftResult):
         message = result if isinstance(result, str) else f"evaluator {evaluator.name!r} returned {type(result).__name__}, not a DriftResult"
-        return DriftResult((), 0.0, False, 0.5, len(reference), len(current), DriftStatus.ERROR, message=message.splitlines()[0])
-    return result
+        return DriftResult.failed(message, reference_rows=len(reference), current_rows=len(current))
+    return result.checked()
 
 
 def _live_version(client: Any, name: str) -> Any:
@@ -205,35 +283,3 @@ def _reference(
             f"reference {reference!r} is neither {' nor '.join(REFERENCE_KINDS)} nor a file",
         )
     return inference_log.load_file(path), f"file {path}"
-
-
-def _render(
-    config: Config,
-    name: str,
-    version: int,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    result: DriftResult,
-    stamp: str,
-    described: str,
-    window: str,
-    sample_rows: int,
-) -> RenderedReport:
-    import dataclasses
-
-    from agentgov.evals.drift_features import comparable
-    from agentgov.evals.drift_report import add_to_workspace, render, reports_dir
-
-    ref_features, cur_features = comparable(reference, current)
-    verdict = f"{result.status.value}, {result.share_drifted:.0%} of {len(result.columns)} columns drifted"
-    report, snapshot = render(
-        ref_features,
-        cur_features,
-        directory=reports_dir(config.home, name),
-        stamp=stamp,
-        title=f"Drift of {name}/{version}: last {window} against {described}",
-        verdict=verdict,
-        sample_rows=sample_rows,
-    )
-    project, snapshot_id = add_to_workspace(config.home, name, snapshot)
-    return dataclasses.replace(report, workspace_project=project, workspace_snapshot=snapshot_id)
