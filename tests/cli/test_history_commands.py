@@ -41,9 +41,9 @@ def _between(a: str, b: str) -> str:
 def _walk_to_production_and_back(agent: Path, plugins: PluginManager) -> None:
     """v1, v2, v3 promoted to production in turn, then a rollback to v2: in-process, the CLI only reads."""
     from agentgov.core.types import AgentRef, Stage
-    from agentgov.registry.backend import connect
     from agentgov.pipelines.promotion import promote, rollback
     from agentgov.pipelines.registration import register
+    from agentgov.registry.backend import connect
 
     config, audit = load_config(), Home(load_config().home).audit_log
     register(agent, config=config, audit=audit, plugins=plugins, actor="alice")
