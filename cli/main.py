@@ -2,11 +2,25 @@
 
 Commands live in their own modules and import engines inside the command
 body, so ``agentgov --help`` imports no heavy library.
+
+Exit status 0 means the command finished. Plugins and agents run inside
+agentgov's process, and one that calls ``sys.exit(0)`` or ``os._exit(0)``
+would otherwise end the command early with status 0 and nothing done. A
+``sys.exit`` is caught where plugin code is called (the loader, the hook
+guards, the policy runner) and, as a last resort, around the command
+(:class:`AgentgovGroup`). ``os._exit`` cannot be caught, so the console script
+runs each command in a forked child (:func:`_supervise`): the parent only waits,
+passes signals on and relays the child's exit status, unless the child ended
+with status 0 without first saying it had finished, which is reported as a
+one-line error with status 1. ``AGENTGOV_SUPERVISE=0`` runs the command in
+one process, as before.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -60,12 +74,21 @@ class UserError(click.ClickException):
         click.echo(f"agentgov: error: {self.message}", err=True)
 
 
+UNFINISHED = "the command ended before it finished ({how}); nothing is certain to have been recorded"
+
+
 class AgentgovGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise  # a command's own way to exit 1 (a blocked promotion) or a failure anyway
+            # Commands finish by returning: a status-0 exit from inside one is plugin or agent code ending it early.
+            click.echo(f"agentgov: error: {UNFINISHED.format(how=_where(exc))}", err=True)
+            ctx.exit(1)
         except AgentgovError as exc:
             if _debug(ctx):
                 traceback.print_exc()
@@ -79,6 +102,15 @@ class AgentgovGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+
+
+def _where(exc: BaseException) -> str:
+    """``sys.exit(0) at /path/plugin.py:12``: the deepest frame of the exit's traceback."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = "" if getattr(exc, "code", None) is None else repr(exc.code)
+    return f"sys.exit({code}) was called" + (f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "")
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -157,7 +189,159 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="agentgov", auto_envvar_prefix=None)
+    """The ``agentgov`` console script (``argv`` given: run in this process, as tests do)."""
+    done = _supervise() if argv is None and _supervised() else None
+    code = _run(argv)
+    if done is not None:
+        os.write(done, bytes([code & 0xFF]))  # "finished", with the status it means to exit with (left open: see _supervise)
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        cli.main(args=argv, prog_name="agentgov", auto_envvar_prefix=None)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)  # what the interpreter does with sys.exit("message")
+        return 1
+    return 0
+
+
+# -- the supervisor: exit status 0 only when the command finished -------------------------------------------
+
+SUPERVISE = "AGENTGOV_SUPERVISE"
+
+
+def _supervised() -> bool:
+    import signal
+
+    return os.name == "posix" and hasattr(os, "fork") and hasattr(signal, "sigwaitinfo") and os.environ.get(SUPERVISE, "1") != "0"
+
+
+def _supervise() -> int:
+    """Fork. The child returns the descriptor on which it says it finished; the parent never returns.
+
+    Signals reach the command exactly as they reached agentgov before:
+
+    * with a controlling terminal, the child stays in agentgov's process group,
+      so Ctrl-C, Ctrl-\\ and a hang-up reach it straight from the terminal (the
+      parent does not pass those on); Ctrl-Z stops both and ``fg`` continues
+      both; a signal someone sends the parent (``kill PID``) is passed on to the
+      child;
+    * without one (scripts, services, tests), the child leads a process group of
+      its own, and every signal the parent gets, for itself or its group, is
+      passed on to that group once: to the command and what it started, as a
+      signal to agentgov's group reached them before.
+
+    If the parent is killed (``kill -9``), the child is killed with it (Linux's
+    parent-death signal; elsewhere it may run on). The child's exit status is
+    the parent's; a child killed by a signal kills the parent with the same signal.
+    """
+    import signal
+
+    relayed = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP, signal.SIGCONT}
+    waited = relayed | {signal.SIGCHLD}
+    terminal = _has_terminal()
+    finished_r, finished_w = os.pipe()
+    parent = os.getpid()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    gc.freeze()  # what is loaded so far stays out of the child's collections: fewer pages copied on write
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, waited)  # nothing is lost between the fork and the wait
+    child = os.fork()
+    if child == 0:
+        os.close(finished_r)
+        if not terminal:
+            os.setpgid(0, 0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _die_with(parent)
+        # What the command forks (an isolated policy) cannot say "finished"; the descriptor stays open until exit, so its number is never reused.
+        os.register_at_fork(after_in_child=lambda: _close(finished_w))
+        return finished_w
+
+    os.close(finished_w)
+    if not terminal:
+        try:
+            os.setpgid(child, child)
+        except OSError:  # it already did, or already ended
+            pass
+    while True:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == signal.SIGCHLD:
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid == child:
+                break
+            continue
+        if terminal and info.si_code == _SI_KERNEL:
+            if info.si_signo == signal.SIGTSTP:
+                os.kill(os.getpid(), signal.SIGSTOP)  # the terminal stopped the child too: stop as a job does
+            continue  # sent by the terminal to the whole group: the child has it already
+        try:
+            if terminal:
+                os.kill(child, info.si_signo)
+            else:
+                os.killpg(child, info.si_signo)
+        except OSError:
+            pass
+        if info.si_signo == signal.SIGTSTP:
+            os.kill(os.getpid(), signal.SIGSTOP)
+    _relay(status, finished_r)
+
+
+_SI_KERNEL = 0x80  # Linux's si_code for a signal the kernel sent (a terminal's Ctrl-C, a hang-up)
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to kill this process when the supervising parent dies (Linux)."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _relay(status: int, finished: int) -> None:
+    """Exit as the child did; a status 0 without "finished" is an error."""
+    import signal
+
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)  # a signal that does not kill (it should not get here)
+    code = os.waitstatus_to_exitcode(status)
+    os.set_blocking(finished, False)
+    try:
+        said = os.read(finished, 1)
+    except BlockingIOError:
+        said = b""
+    if said:
+        code = code or said[0]  # it finished; a later os._exit(0) (an atexit hook) does not hide a failure
+    elif code == 0:
+        how = "a plugin or an agent ended the process, for instance with os._exit(0)"
+        os.write(2, f"agentgov: error: {UNFINISHED.format(how=how)}\n".encode())
+        code = 1
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

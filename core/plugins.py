@@ -185,8 +185,8 @@ class PluginManager:
                 continue
             try:
                 module = importlib.import_module(module_name)
-            except Exception as exc:  # a broken built-in must not hide the others
-                self._fail(entry, f"failed to import: {type(exc).__name__}: {exc}")
+            except (Exception, SystemExit) as exc:  # a broken built-in must not hide the others, nor end the command
+                self._fail(entry, f"failed to import: {_import_error(exc)}")
                 continue
             self._add(entry, module)
 
@@ -210,8 +210,8 @@ class PluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a third-party bug must not take the others down
-                self._fail(entry, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
+            except (Exception, SystemExit) as exc:  # a third-party bug must not take the others down, nor end the command
+                self._fail(entry, f"failed to import {ep.value}: {_import_error(exc)}")
                 continue
             self._add(entry, plugin)
 
@@ -410,8 +410,8 @@ class PluginManager:
             started = time.perf_counter()
             try:
                 value = function(*args, **kwargs)
-            except Exception as exc:
-                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+            except (Exception, SystemExit) as exc:
+                self._problem(plugin, hook, _raised(exc))
                 return None
             finally:
                 self._traced(hook, plugin, time.perf_counter() - started)
@@ -439,8 +439,8 @@ class PluginManager:
             except StopIteration:
                 self._problem(plugin, hook, "wrapper did not yield")
                 generator = None
-            except Exception as exc:
-                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+            except (Exception, SystemExit) as exc:
+                self._problem(plugin, hook, _raised(exc))
                 generator = None
             spent += time.perf_counter() - started
             if generator is None:
@@ -458,8 +458,8 @@ class PluginManager:
                 if call is not None and stop.value is not received:
                     call.changed(plugin, stop.value)
                 return stop.value
-            except Exception as exc:
-                self._problem(plugin, hook, f"raised {type(exc).__name__}: {exc}")
+            except (Exception, SystemExit) as exc:
+                self._problem(plugin, hook, _raised(exc))
                 return received
             else:
                 generator.close()
@@ -558,6 +558,19 @@ def _explain_validation_error(exc: pluggy.PluginValidationError) -> str:
         known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_")))
         return f"implements unknown hook {hook!r} (known hooks: {known})"
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _raised(exc: BaseException) -> str:
+    """What a hook did wrong: ``raised KeyError: 'x'``, or ``called sys.exit(0)`` (which must not end the command)."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})" if exc.code is not None else "called sys.exit()"
+    return f"raised {type(exc).__name__}: {exc}"
+
+
+def _import_error(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it {_raised(exc)} while being imported"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _describe(value: Any) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,3 +157,246 @@ def test_audit_show_filters_by_agent(run_cli: Run, agentgov_home: Home) -> None:
     table = run_cli("audit", "show", "--agent", "router", check=True).stdout
     assert "alice" in table and "bob" not in table
     assert "No audit records for nobody." in run_cli("audit", "show", "--agent", "nobody", check=True).stdout
+
+
+# -- exit status 0 means the command finished ---------------------------------------------------------
+
+UNFINISHED = "agentgov: error: the command ended before it finished ({how}); nothing is certain to have been recorded\n"
+SUPERVISE_OFF = {"AGENTGOV_SUPERVISE": "0"}
+
+EXITS_IN_A_HOOK = """
+import os
+from agentgov.core import hookimpl
+
+@hookimpl
+def agentgov_register_policies(register):
+    os._exit(0)
+"""
+
+EXITS_ON_ATTRIBUTE = """
+import os, sys
+from agentgov.core import hookimpl
+
+REGISTERED = False
+
+class Policy:
+    name = "exits-when-looked-at"
+    description = "once registered, reading its parameters ends the process"
+    stages = ("production",)
+
+    @property
+    def parameters(self):
+        if REGISTERED:
+            sys.exit(int(os.environ.get("EXIT_WITH", "0")))
+        return {}
+
+    def evaluate(self, context):
+        return context.passed("ok")
+
+@hookimpl
+def agentgov_register_policies(register):
+    global REGISTERED
+    register(Policy())
+    REGISTERED = True
+"""
+
+WAITS = """
+import os, sys, time
+from agentgov.core import hookimpl
+
+@hookimpl
+def agentgov_register_policies(register):
+    if os.environ.get("READ_STDIN"):
+        print("read " + input(), file=sys.stderr, flush=True)
+        return
+    print(f"ready {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_plugin_that_ends_the_process_with_status_0_makes_the_command_fail(
+    run_cli: Run, agentgov_home: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    fake_distribution("acme-exit", {"acme_exit": EXITS_IN_A_HOOK}, {"exits": "acme_exit"})
+    result = run_cli("policies", "list", "--json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == UNFINISHED.format(how="a plugin or an agent ended the process, for instance with os._exit(0)")
+    assert run_cli("policies", "list", "--json", env=SUPERVISE_OFF).returncode == 0  # what it did before: success, nothing done
+
+
+def test_sys_exit_0_inside_a_command_is_a_named_failure_and_other_statuses_pass_through(
+    run_cli: Run, agentgov_home: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    site = fake_distribution("acme-exit", {"acme_exit": EXITS_ON_ATTRIBUTE}, {"exits": "acme_exit"})
+    for env in ({}, SUPERVISE_OFF):
+        result = run_cli("policies", "list", env=env)
+        assert (result.returncode, result.stdout) == (1, "")
+        line = 1 + EXITS_ON_ATTRIBUTE.splitlines().index("            sys.exit(int(os.environ.get(\"EXIT_WITH\", \"0\")))")
+        assert result.stderr == UNFINISHED.format(how=f"sys.exit(0) was called at {site / 'acme_exit.py'}:{line}")
+        assert run_cli("policies", "list", env={**env, "EXIT_WITH": "3"}).returncode == 3
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_a_listed_problem_and_commands_still_work(
+    run_cli: Run, agentgov_home: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    fake_distribution("acme-exit", {"acme_exit": "import sys\nsys.exit(0)\n"}, {"exits": "acme_exit"})
+    listed = run_cli("plugins", "list", "--json", check=True)
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["exits"]["status"] == "error"
+    assert plugins["exits"]["problems"] == ["failed to import acme_exit: it called sys.exit(0) while being imported"]
+    assert "agentgov: warning: plugin 'exits' (from acme-exit): failed to import acme_exit: it called sys.exit(0)" in listed.stderr
+    assert "change-freeze" in run_cli("policies", "list", check=True).stdout
+
+
+@pytest.mark.parametrize("args", [["version"], ["promtoe"], ["config", "show"]])
+def test_the_supervisor_keeps_output_and_exit_status_as_they_were(run_cli: Run, agentgov_home: Home, args: list[str]) -> None:
+    Path("agentgov.toml").write_text('[plugins]\nblock = "x"\n')  # config show: one line, exit 2
+    supervised, alone = run_cli(*args), run_cli(*args, env=SUPERVISE_OFF)
+    assert (supervised.returncode, supervised.stdout, supervised.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+    assert supervised.returncode in (0, 2)
+
+
+def test_stdin_reaches_the_command(agentgov_home: Home, fake_distribution: Callable[..., Path]) -> None:
+    fake_distribution("acme-waits", {"acme_waits": WAITS}, {"waits": "acme_waits"})
+    from tests.conftest import agentgov_executable
+
+    result = subprocess.run(
+        [agentgov_executable(), "policies", "list"], input="hello\n", capture_output=True, text=True, env={**os.environ, "READ_STDIN": "1"}, timeout=60
+    )
+    assert result.returncode == 0 and "read hello" in result.stderr
+
+
+def _started(env: dict[str, str] | None = None, **popen: object) -> tuple[subprocess.Popen[str], int]:
+    """``agentgov policies list`` waiting in a plugin's hook; the pid of the process running the command."""
+    from tests.conftest import agentgov_executable
+
+    process = subprocess.Popen(
+        [agentgov_executable(), "policies", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **popen
+    )
+    line = process.stderr.readline()  # type: ignore[union-attr]
+    assert line.startswith("ready "), line + process.communicate()[1]
+    return process, int(line.split()[1])
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "to_group"), [("SIGINT", True), ("SIGINT", False), ("SIGTERM", False), ("SIGTERM", True), ("SIGKILL", False)]
+)
+def test_signals_end_the_command_as_they_did_without_the_supervisor(
+    agentgov_home: Home, fake_distribution: Callable[..., Path], signal_name: str, to_group: bool
+) -> None:
+    fake_distribution("acme-waits", {"acme_waits": WAITS}, {"waits": "acme_waits"})
+    number = getattr(signal, signal_name)
+    outcomes = []
+    for env in ({}, SUPERVISE_OFF):
+        process, worker = _started(env, start_new_session=True)
+        (os.killpg if to_group else os.kill)(process.pid, number)
+        out, err = process.communicate(timeout=30)
+        assert _gone(worker), f"the process running the command outlived {signal_name}"
+        outcomes.append((process.returncode, out, err))
+    assert outcomes[0] == outcomes[1]
+    if signal_name == "SIGINT":
+        assert outcomes[0] == (1, "", "\nAborted!\n")  # once: a second Ctrl-C would have interrupted the first one's handling
+    else:
+        assert outcomes[0][0] == -number
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_command_once(agentgov_home: Home, fake_distribution: Callable[..., Path]) -> None:
+    import fcntl
+    import pty
+    import termios
+
+    fake_distribution("acme-waits", {"acme_waits": WAITS}, {"waits": "acme_waits"})
+    outcomes = []
+    for env in ({}, SUPERVISE_OFF):
+        leader, follower = pty.openpty()
+
+        def controlling_terminal() -> None:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        from tests.conftest import agentgov_executable
+
+        process = subprocess.Popen(
+            [agentgov_executable(), "policies", "list"], stdin=follower, stdout=follower, stderr=follower,
+            env={**os.environ, **env}, start_new_session=True, preexec_fn=controlling_terminal,
+        )
+        os.close(follower)
+        seen = b""
+        while b"ready" not in seen:
+            seen += os.read(leader, 1024)
+        os.write(leader, b"\x03")  # Ctrl-C: the terminal signals its foreground process group
+        assert process.wait(timeout=30) is not None
+        rest = b""
+        try:
+            while chunk := os.read(leader, 1024):
+                rest += chunk
+        except OSError:  # the terminal closes when the last process holding it exits
+            pass
+        os.close(leader)
+        outcomes.append((process.returncode, rest.replace(b"\r\n", b"\n").replace(b"^C", b"")))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == (1, b"\nAborted!\n")
+
+
+EXITS_IN_A_POLICY = """
+import os
+from agentgov.core import hookimpl
+
+class ExitsTheProcess:
+    name = "exits-the-process"
+    description = "ends the process from inside evaluate"
+    stages = ("shadow",)
+
+    def evaluate(self, context):
+        os._exit(0)
+
+@hookimpl
+def agentgov_register_policies(register):
+    register(ExitsTheProcess())
+"""
+
+
+def test_promote_with_a_policy_that_ends_the_process_fails_and_records_nothing_unless_isolated(
+    run_cli: Run, agentgov_home: Home, fake_distribution: Callable[..., Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from agentgov.core.config import load_config
+    from agentgov.core.plugins import load_plugins
+    from agentgov.pipelines.registration import register
+
+    fake_distribution("acme-exit", {"acme_exit": "import sys\nsys.exit(0)\n"}, {"exits-at-import": "acme_exit"})
+    fake_distribution("acme-os-exit", {"acme_os_exit": EXITS_IN_A_POLICY}, {"os-exit": "acme_os_exit"})
+    agent = tmp_path / "agent"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "support-router", agent, ignore=shutil.ignore_patterns("__pycache__"))
+    config = load_config()
+    version = register(agent, config=config, audit=agentgov_home.audit_log, plugins=load_plugins(config, entrypoints=False), actor="alice")
+    name = version.name
+
+    def decisions() -> list[dict]:
+        return [dict(r.payload) for r in agentgov_home.audit_log.records(subject_prefix=name) if r.action == "decision"]
+
+    Path("agentgov.toml").write_text("[stages.shadow.policies.exits-the-process]\n")
+    ended = run_cli("promote", name, "1", "--to", "shadow")
+    assert ended.returncode == 1, ended.stdout + ended.stderr
+    assert ended.stderr.endswith(UNFINISHED.format(how="a plugin or an agent ended the process, for instance with os._exit(0)"))
+    assert decisions() == []
+
+    Path("agentgov.toml").write_text('[stages.shadow.policies.exits-the-process]\nisolation = "process"\n')
+    isolated = run_cli("promote", name, "1", "--to", "shadow", "--json")
+    assert isolated.returncode == 1, isolated.stdout + isolated.stderr
+    [result] = json.loads(isolated.stdout)["decision"]["results"]
+    assert (result["policy"], result["status"]) == ("exits-the-process", "error")
+    assert result["reason"] == "its process ended with exit status 0 before answering (plugin os-exit)"
+    assert [d["outcome"] for d in decisions()] == ["blocked"]  # the command finished: the plugin that exits at import did not stop it
+    assert "plugin 'exits-at-import' (from acme-exit): failed to import acme_exit: it called sys.exit(0)" in isolated.stderr

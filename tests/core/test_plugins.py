@@ -445,3 +445,47 @@ def test_a_broken_wrapper_is_reported_and_the_others_still_run(
     agentgov_plugins.emit(_event())
     assert len(recorder.events) == 1
     assert [str(p) for p in agentgov_plugins.problems] == [f"plugin 'broken', hook agentgov_on_event: {message}"]
+
+
+def test_a_plugin_that_calls_sys_exit_while_imported_is_a_problem_not_the_end_of_the_command(
+    agentgov_home: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    fake_distribution("acme-exit", {"acme_exit": "import sys\nsys.exit(0)\n", "acme_exit_builtin": "raise SystemExit(3)\n"}, {"exits": "acme_exit"})
+    fake_distribution("acme-governance", {"acme_policies": GOOD_POLICY}, {"acme": "acme_policies"})
+    manager = load_plugins(load_config())
+    manager.load_builtins(["acme_exit_builtin"])
+    infos = {i.name: i for i in manager.plugins()}
+    assert (infos["exits"].status, infos["acme-exit-builtin"].status, infos["acme"].status) == ("error", "error", "loaded")
+    assert [str(p) for p in manager.problems] == [
+        "plugin 'exits' (from acme-exit): failed to import acme_exit: it called sys.exit(0) while being imported",
+        "plugin 'acme-exit-builtin': failed to import: it called sys.exit(3) while being imported",
+    ]
+    assert "no-fridays" in manager.collect(POLICIES)
+
+
+def test_a_hook_that_calls_sys_exit_is_reported_and_the_others_still_run(agentgov_plugins: PluginManager) -> None:
+    class Exits:
+        @hookimpl
+        def agentgov_register_policies(self, register: Callable[[object], None]) -> None:
+            raise SystemExit(0)
+
+        @hookimpl
+        def agentgov_on_event(self, event: Event) -> None:
+            raise SystemExit("bye")
+
+    recorder = Recorder()
+    agentgov_plugins.add(recorder, "recorder")
+    agentgov_plugins.add(Exits(), "exits")
+    assert "change-freeze" in agentgov_plugins.collect(POLICIES)
+    agentgov_plugins.emit(_event())
+    assert len(recorder.events) == 1
+    assert [str(p) for p in agentgov_plugins.problems] == [
+        "plugin 'exits', hook agentgov_register_policies: called sys.exit(0)",
+        "plugin 'exits', hook agentgov_on_event: called sys.exit('bye')",
+    ]
+
+
+def test_keyboard_interrupt_still_stops_a_plugin_import(agentgov_home: Home, fake_distribution: Callable[..., Path]) -> None:
+    fake_distribution("acme-ctrl-c", {"acme_ctrl_c": "raise KeyboardInterrupt\n"}, {"ctrl-c": "acme_ctrl_c"})
+    with pytest.raises(KeyboardInterrupt):
+        load_plugins(load_config())
