@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -149,19 +150,35 @@ def test_drift_help_lists_the_subcommands(run_cli: Run) -> None:
     assert all(word in shown for word in ("list", "open", "ui", "run"))
 
 
-def test_the_shipped_synthetic_calls_do_not_drift_from_the_eval_set_and_the_gate_agrees(agent: str, run_cli: Run) -> None:
-    """The README's drift walkthrough: a day of synthetic traffic against the eval set it was generated like."""
-    example = REPO / "examples" / "support-router" / "data"
+def _readme_drift_commands() -> list[str]:
+    """The command lines of the bash block in README.md's Drift section."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Drift\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_drift_commands_run_as_printed_and_the_gate_agrees(agentgov_home: Home, run_cli: Run) -> None:
+    """The README's drift walkthrough from a repository root on a fresh home: the shipped synthetic calls
+    against the eval set they were generated like. No drift, and the configured gate says the same."""
+    commands = _readme_drift_commands()
+    assert commands and all(c.startswith(".venv/bin/agentgov ") for c in commands), commands
+    shutil.copytree(REPO / "examples" / "support-router", Path("examples/support-router"), ignore=shutil.ignore_patterns("__pycache__"))
+    Path(".venv/bin").mkdir(parents=True)
+    Path(".venv/bin/agentgov").symlink_to(shutil.which("agentgov", path=str(Path(sys.executable).parent)))
     Path("agentgov.toml").write_text("[stages.production.policies.drift-within-limits]\nmax_drift_share = 0.3\n")
-    run_cli("log", "import", str(example / "synthetic_calls.csv"), "--agent", agent, "--version", "1", check=True)
-    checked = run_cli("drift", agent, "--version", "1", "--reference", str(example / "eval.csv"), "--until", "2026-11-24T12:00Z",
-                      "--window", "24h", env=NO_DISPLAY)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    out = checked.stdout
-    assert "router/1: 400 calls in 2026-11-23 12:00 .. 2026-11-24 12:00 UTC against file" in out
-    assert "No drift: none of the 3 columns drifted." in out
-    assert "Gate to production: drift-within-limits passes: 0% of 3 columns drifted (limit 30%)" in out
-    assert "Effect" in out and "Evidently rendered this report on 400 of 400 reference rows" in out
+    run_cli("register", "examples/support-router", check=True)  # what the walkthrough before it did
+
+    outputs = []
+    for command in commands:
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, env={**os.environ, **NO_DISPLAY})
+        assert done.returncode == 0, f"{command}\nexited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, done.stderr
+        outputs.append(done.stdout)
+    drift = next(out for command, out in zip(commands, outputs, strict=True) if " drift support-router " in command)
+    assert "support-router/1: 400 calls in 2026-11-23 12:00 .. 2026-11-24 12:00 UTC against file" in drift
+    assert "No drift: none of the 3 columns drifted." in drift
+    assert "Gate to production: drift-within-limits passes: 0% of 3 columns drifted (limit 30%)" in drift
+    assert "Effect" in drift and "Evidently rendered this report on 400 of 400 reference rows" in drift
 
 
 def test_calls_copied_from_the_eval_set_are_not_drift_although_they_lack_its_rare_words(agent: str, run_cli: Run) -> None:
