@@ -92,10 +92,11 @@ class RegistryEvidence:
     def __init__(self, config: Any, client: Any, audit: Any, ref: AgentRef, version: AgentVersion | None = None) -> None:
         self._config, self._client, self._audit, self._ref = config, client, audit, ref
         self._cache: dict[str, Any] = {} if version is None else {"version": version}
-        self._lock = threading.RLock()  # a load may read other evidence (manifest_text reads version)
+        # One lock per piece: a read that hangs holds up only the policies waiting for that piece.
+        self._locks = {key: threading.Lock() for key in ("version", "production", "approvals", "manifest_text", "agent")}
 
     def _once(self, key: str, load: Callable[[], Any]) -> Any:
-        with self._lock:
+        with self._locks[key]:
             if key not in self._cache:
                 self._cache[key] = load()
             return self._cache[key]
@@ -189,18 +190,18 @@ class EvidenceReads:
     as it would have. The loaded agent, a live object, is loaded once and shared.
     """
 
-    __slots__ = ("__agent", "__lock", "__source", "__texts")
+    __slots__ = ("__agent", "__locks", "__source", "__texts")
 
     def __init__(self, source: Evidence) -> None:
         self.__source = source
         self.__texts: dict[str, str] = {}
         self.__agent: list[Any] = []
-        self.__lock = threading.RLock()
+        self.__locks = {what: threading.Lock() for what in (*EVIDENCE, "agent")}  # a hung read holds up only that piece
 
     def text(self, what: str) -> str:
         if what not in EVIDENCE:
             raise InvalidValue(f"no evidence called {what!r} (there is: {', '.join(EVIDENCE)})")
-        with self.__lock:
+        with self.__locks[what]:
             if what not in self.__texts:
                 self.__texts[what] = json.dumps(to_plain(what, getattr(self.__source, what)()))
             return self.__texts[what]
@@ -210,7 +211,7 @@ class EvidenceReads:
         return from_plain(what, json.loads(self.text(what)))
 
     def agent(self) -> Any:
-        with self.__lock:
+        with self.__locks["agent"]:
             if not self.__agent:
                 self.__agent.append(self.__source.load_agent())
             return self.__agent[0]

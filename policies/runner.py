@@ -171,7 +171,11 @@ def _serve(connection: Any, process: Any, reads: EvidenceReads, deadline: float,
         finished = time.monotonic()
         kind = message.get("kind") if isinstance(message, dict) else None
         if kind == "read":
-            connection.send_bytes(json.dumps(_read(reads, message.get("what"))).encode())
+            reply = _read(reads, message.get("what"), deadline)
+            if reply is None:
+                process.kill()
+                return _Answer(problem=f"did not answer within its time limit of {timeout_s:g} s (the evidence it asked for was still being read); its process was killed")
+            connection.send_bytes(json.dumps(reply).encode())
         elif kind == "result":
             try:
                 return _Answer(PolicyResult.from_dict(message["result"]), finished=finished)
@@ -183,11 +187,24 @@ def _serve(connection: Any, process: Any, reads: EvidenceReads, deadline: float,
             return _Answer(problem=f"sent a message the gate does not read: {_short(message)}")
 
 
-def _read(reads: EvidenceReads, what: Any) -> dict[str, str]:
-    try:
-        return {"text": reads.text(str(what))}
-    except BaseException as exc:
-        return {"raised": _raised(exc)}
+def _read(reads: EvidenceReads, what: Any, deadline: float) -> dict[str, str] | None:
+    """The evidence an isolated policy asked for, read in a thread of the gate's (``None``: not by the deadline).
+
+    The gate's own thread only waits, so a registry that does not answer holds
+    up this policy until its deadline, never the gate.
+    """
+    reply: list[dict[str, str]] = []
+
+    def read() -> None:
+        try:
+            reply.append({"text": reads.text(str(what))})
+        except BaseException as exc:
+            reply.append({"raised": _raised(exc)})
+
+    reader = threading.Thread(target=read, name=f"evidence {what}", daemon=True)
+    reader.start()
+    reader.join(max(deadline - time.monotonic(), 0.0))
+    return reply[0] if reply else None
 
 
 def _ended(process: Any, deadline: float) -> str:

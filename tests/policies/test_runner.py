@@ -182,3 +182,14 @@ def test_an_isolated_policy_is_killed_at_its_deadline(behaviour) -> None:
     assert time.monotonic() - started < 0.3 + 0.5
     assert result.status == "error"
     assert result.reason == "did not answer within its time limit of 0.3 s; its process was killed (plugin plugin-x)"
+
+
+def test_an_isolated_policy_whose_evidence_does_not_come_is_stopped_at_its_deadline() -> None:
+    class Stuck(StaticEvidence):
+        def production(self):
+            time.sleep(30)  # a registry that does not answer
+
+    started = time.monotonic()
+    result = _in_process(lambda c: c.production, timeout_s=0.3, evidence=Stuck(agent_version()))
+    assert time.monotonic() - started < 0.3 + 0.5
+    assert result.status == "error" and "the evidence it asked for was still being read" in result.reason
