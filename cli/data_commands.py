@@ -126,6 +126,7 @@ def checkout(state: State, name: str, version: str, agent_dir: Path, as_json: bo
 @click.option("--force", is_flag=True, help="Replace an existing suite file.")
 def profile(path: Path, name: str, out: Path | None, force: bool) -> None:
     """Propose a Great Expectations suite from the reference dataset PATH, for you to review."""
+    import os
     import shlex
 
     from agentgov.data.contracts import profile as propose
@@ -135,7 +136,7 @@ def profile(path: Path, name: str, out: Path | None, force: bool) -> None:
     agent_dir = agent_folder_of(path)
     with status(f"Profiling {path}"):
         suite = propose(path, name)
-    written = write_suite(suite, out or agent_dir / "suites" / f"{name}.json", force=force)
+    written = write_suite(suite, out or Path(os.path.relpath(agent_dir / "suites" / f"{name}.json")), force=force)
     say(f"Wrote {written}: {plural(len(suite['expectations']), 'expectation')} proposed from {path}. Review it, then attach it:")
     try:
         relative = written.resolve().relative_to(agent_dir.resolve()).as_posix()

@@ -268,6 +268,8 @@ def track(file: Path, *, home: Path, folder: Path | None = None) -> Tracked:
                 pushed = True
         except DvcException as exc:
             raise VersioningError(f"DVC could not track {file}: {_one_line(exc)}") from None
+        except ImportError as exc:  # a remote whose DVC plugin is not installed (s3://... without dvc-s3)
+            raise VersioningError(f"DVC could not push {file} to its remote: {_one_line(exc)}") from None
         finally:
             repo.close()
     out = read_pointer(file)

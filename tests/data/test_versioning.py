@@ -187,3 +187,17 @@ def test_adding_a_listed_dataset_with_a_suite_attaches_the_suite_in_one_call(age
     assert (replaced.suite, replaced.suite_replaced) == ("suites/strict.json", "suites/train.json")
     assert [(s.path, s.role, s.suite, s.state) for s in status(agent)] == [("data/train.csv", "train", "suites/strict.json", "ok")]
     assert (agent / "agent.yaml").read_text().count("suite:") == 1
+
+
+def test_a_remote_dvc_cannot_use_fails_in_one_line_and_changes_nothing_in_git(agent: Path, git_repo: Path, agentgov_home: Home) -> None:
+    repo, _ = open_repo(agent, agentgov_home.root, create=True)
+    with repo.config.edit("repo") as config:  # a real failure: pushing to S3 needs the dvc-s3 plugin, not installed here
+        config["remote"]["store"] = {"url": "s3://no-such-bucket/agentgov"}
+        config["core"]["remote"] = "store"
+    repo.close()
+    _commit_everything(git_repo)
+    before = _git_state(git_repo)
+    with pytest.raises(VersioningError, match=r"DVC could not (push|track) .*eval\.csv"):  # without dvc-s3: "push ... dvc-s3"
+        add_dataset(agent / "data" / "eval.csv", agent_dir=agent, role="eval", home=agentgov_home.root)
+    assert _git_state(git_repo) == before
+    assert "datasets" not in (agent / "agent.yaml").read_text()
