@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agentgov.evals.metrics import Outcome, per_class, percentile, summarize
 from agentgov.core.stats import wilson_interval
+from agentgov.evals.metrics import Outcome, per_class, percentile, summarize
 
 
 def _outcomes(pairs: list[tuple[str, str | None]], latency: float = 1.0) -> list[Outcome]:
