@@ -234,8 +234,9 @@ def _supervise() -> int:
       passed on to that group once: to the command and what it started, as a
       signal to agentgov's group reached them before.
 
-    If the parent is killed (``kill -9``), the child is killed with it (Linux's
-    parent-death signal; elsewhere it may run on). The child's exit status is
+    If the parent is killed (``kill -9``), the child is killed with it, and
+    without a terminal its process group too (Linux's parent-death signal;
+    elsewhere it may run on). The child's exit status is
     the parent's; a child killed by a signal kills the parent with the same signal.
     """
     import signal
@@ -255,7 +256,7 @@ def _supervise() -> int:
         if not terminal:
             os.setpgid(0, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        _die_with(parent)
+        _die_with(parent, group=not terminal)
         # What the command forks (an isolated policy) cannot say "finished"; the descriptor stays open until exit, so its number is never reused.
         os.register_at_fork(after_in_child=lambda: _close(finished_w))
         return finished_w
@@ -300,14 +301,24 @@ def _has_terminal() -> bool:
     return True
 
 
-def _die_with(parent: int) -> None:
-    """Ask the kernel to kill this process when the supervising parent dies (Linux)."""
+def _die_with(parent: int, *, group: bool) -> None:
+    """Ask the kernel to signal this process when the supervising parent dies (Linux), and die of it.
+
+    With a process group of its own (``group``), the command takes that group
+    with it (what it started there, such as the Evidently UI), as a kill of
+    agentgov's group did before; otherwise the group was agentgov's already.
+    """
     import signal
 
+    if group:
+        death = signal.SIGRTMIN + 3  # caught here, not by anything the command might install
+        signal.signal(death, lambda *_: os.killpg(0, signal.SIGKILL))
+    else:
+        death = signal.SIGKILL
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, death)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it died before the request took effect
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,7 +211,10 @@ def agentgov_register_policies(register):
     if os.environ.get("READ_STDIN"):
         print("read " + input(), file=sys.stderr, flush=True)
         return
-    print(f"ready {os.getpid()}", file=sys.stderr, flush=True)
+    import subprocess
+    # something the command started, in its process group (not holding the test's pipes)
+    sleeper = subprocess.Popen(["sleep", "60"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"ready {os.getpid()} {sleeper.pid}", file=sys.stderr, flush=True)
     time.sleep(60)
 """
 
@@ -266,8 +271,8 @@ def test_stdin_reaches_the_command(agentgov_home: Home, fake_distribution: Calla
     assert result.returncode == 0 and "read hello" in result.stderr
 
 
-def _started(env: dict[str, str] | None = None, **popen: object) -> tuple[subprocess.Popen[str], int]:
-    """``agentgov policies list`` waiting in a plugin's hook; the pid of the process running the command."""
+def _started(env: dict[str, str] | None = None, **popen: object) -> tuple[subprocess.Popen[str], int, int]:
+    """``agentgov policies list`` waiting in a plugin's hook; the pids of the process running the command and of a child of it."""
     from tests.conftest import agentgov_executable
 
     process = subprocess.Popen(
@@ -275,7 +280,7 @@ def _started(env: dict[str, str] | None = None, **popen: object) -> tuple[subpro
     )
     line = process.stderr.readline()  # type: ignore[union-attr]
     assert line.startswith("ready "), line + process.communicate()[1]
-    return process, int(line.split()[1])
+    return process, int(line.split()[1]), int(line.split()[2])
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:
@@ -290,7 +295,8 @@ def _gone(pid: int, within: float = 5.0) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("signal_name", "to_group"), [("SIGINT", True), ("SIGINT", False), ("SIGTERM", False), ("SIGTERM", True), ("SIGKILL", False)]
+    ("signal_name", "to_group"),
+    [("SIGINT", True), ("SIGINT", False), ("SIGTERM", False), ("SIGTERM", True), ("SIGKILL", False), ("SIGKILL", True)],
 )
 def test_signals_end_the_command_as_they_did_without_the_supervisor(
     agentgov_home: Home, fake_distribution: Callable[..., Path], signal_name: str, to_group: bool
@@ -299,10 +305,15 @@ def test_signals_end_the_command_as_they_did_without_the_supervisor(
     number = getattr(signal, signal_name)
     outcomes = []
     for env in ({}, SUPERVISE_OFF):
-        process, worker = _started(env, start_new_session=True)
+        process, worker, sleeper = _started(env, start_new_session=True)
         (os.killpg if to_group else os.kill)(process.pid, number)
         out, err = process.communicate(timeout=30)
         assert _gone(worker), f"the process running the command outlived {signal_name}"
+        if to_group and signal_name == "SIGKILL":
+            assert _gone(sleeper), "what the command started outlived a kill of its process group"
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sleeper, signal.SIGKILL)
         outcomes.append((process.returncode, out, err))
     assert outcomes[0] == outcomes[1]
     if signal_name == "SIGINT":
@@ -332,10 +343,12 @@ def test_ctrl_c_on_a_terminal_reaches_the_command_once(agentgov_home: Home, fake
         )
         os.close(follower)
         seen = b""
-        while b"ready" not in seen:
+        while not re.search(rb"ready \d+ \d+\s", seen):
             seen += os.read(leader, 1024)
         os.write(leader, b"\x03")  # Ctrl-C: the terminal signals its foreground process group
         assert process.wait(timeout=30) is not None
+        sleeper = int(seen.split(b"ready ", 1)[1].split()[1])
+        assert _gone(sleeper)  # Ctrl-C reached what the command started, too
         rest = b""
         try:
             while chunk := os.read(leader, 1024):
