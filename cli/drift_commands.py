@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,7 @@ def open_(state: State, name: str, report: str | None) -> None:
 @click.pass_obj
 def ui(state: State, port: int) -> None:
     """Serve the Evidently UI on 127.0.0.1 for the drift workspace (one project per agent); Ctrl-C stops it."""
+    from agentgov.pipelines.runtime import die_with_parent, stop_process
     from agentgov.plugins.evaluators.evidently_drift import workspace_dir
 
     workspace = workspace_dir(state.config.home)
@@ -184,14 +186,22 @@ def ui(state: State, port: int) -> None:
     env = {**os.environ, "DO_NOT_TRACK": "1"}
     log = state.config.home / "logs" / "evidently-ui.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            code = process.wait()
-        except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=15)
-            return
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the UI as Ctrl-C does
+
+    # The UI must not outlive agentgov: SIGTERM is handled like Ctrl-C, and on Linux a kill -9 of
+    # agentgov sends the UI SIGTERM too (it would otherwise be re-parented to pid 1, still listening).
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with open(log, "ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent())
+            try:
+                code = process.wait()
+            except KeyboardInterrupt:
+                stop_process(process)
+                return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code != 0:
         warn(f"the Evidently UI stopped with status {code}; see {log}")
         raise click.exceptions.Exit(1)

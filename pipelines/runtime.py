@@ -40,12 +40,21 @@ environment, never in ``os.environ``, so nothing leaks beyond the call.
 
 The embedded server costs a few seconds per command; ``agentgov server start``
 removes that cost (``benchmarks/prefect_overhead.py`` measures both).
+
+A command killed mid-flow (kill -9, a power cut) cannot tell Prefect, so its
+flow run would stay Running for ever. Every flow run started here carries the
+tags ``agentgov.host:<host>`` and ``agentgov.pid:<pid>@<host>#<start>``
+(``<host>`` is the host name and, on Linux, its PID namespace; ``<start>`` the
+process's start time, so a reused pid is told apart); before each flow starts,
+:func:`mark_crashed_runs` sets to Crashed the Running or Pending runs of this
+host whose process is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -192,12 +201,12 @@ def _spawn_server(config: Config, log_path: Path) -> tuple[subprocess.Popen, str
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
             ],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True, preexec_fn=_die_with_parent(),
+            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True, preexec_fn=die_with_parent(),
         )
     return process, f"http://127.0.0.1:{port}/api"
 
 
-def _die_with_parent() -> Callable[[], object] | None:
+def die_with_parent() -> Callable[[], object] | None:
     """What the child runs before exec on Linux: ask for SIGTERM when agentgov dies (no orphaned server)."""
     if not sys.platform.startswith("linux"):
         return None
@@ -286,11 +295,103 @@ def run_flow(flow: Flow[..., R] | str, *args: Any, config: Config, console: bool
         stack.enter_context(using_api(config, api.url, heartbeats=api.kind != "embedded"))
         if not console:
             stack.enter_context(prefect_output_to_file(config.home / "logs" / "prefect.log"))
-        state = flow(*args, return_state=True, **kwargs)
+        mark_crashed_runs()
+        from prefect import tags
+
+        with tags(*process_tags()):
+            state = flow(*args, return_state=True, **kwargs)
         flush_client()
         if api.kind == "embedded":
             wait_for_task_runs(state.state_details.flow_run_id)
         return state.result()
+
+
+HOST_TAG = "agentgov.host:"
+PROCESS_TAG = "agentgov.pid:"
+
+
+def host_id() -> str:
+    """This host's name and, on Linux, its PID namespace: pids mean the same thing only within one."""
+    host = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return host
+    return f"{host}.{''.join(c for c in namespace if c.isdigit())}"
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # from the third field on: the command name may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_tags() -> tuple[str, str]:
+    """The tags that tie a flow run to this process: ``agentgov.host:<host>``, ``agentgov.pid:<pid>@<host>#<start>``."""
+    host, pid = host_id(), os.getpid()
+    start = _process_start(pid)
+    return f"{HOST_TAG}{host}", f"{PROCESS_TAG}{pid}@{host}" + (f"#{start}" if start else "")
+
+
+def process_is_gone(tag: str) -> bool:
+    """Whether the process a ``agentgov.pid:`` tag names has ended; False when that cannot be known here."""
+    match = re.fullmatch(r"agentgov\.pid:(\d+)@([^#]+)(?:#(\d+))?", tag)
+    if match is None or match[2] != host_id():
+        return False
+    pid = int(match[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it runs, as another user
+    started = _process_start(pid)
+    return bool(match[3] and started and started != match[3])  # the pid was reused by a later process
+
+
+def mark_crashed_runs() -> int:
+    """Set to Crashed the Running or Pending flow runs of this host whose agentgov process is gone; how many.
+
+    Runs in the API Prefect's settings point at (see :func:`using_api`). Never
+    fails the command: a problem is logged, and the next command tries again.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    log = logging.getLogger("agentgov.pipelines")
+    marked = 0
+    try:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])),
+                    tags=FlowRunFilterTags(all_=[f"{HOST_TAG}{host_id()}"]),
+                ),
+                limit=200,
+            )
+            for run in runs:
+                tag = next((t for t in run.tags if t.startswith(PROCESS_TAG)), None)
+                if tag is None or not process_is_gone(tag):
+                    continue
+                owner = tag.removeprefix(PROCESS_TAG).partition("#")[0]
+                message = f"the agentgov process that ran it (pid {owner}) is gone; marked crashed by pid {os.getpid()}"
+                client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+                log.info("flow run %s (%s): %s", run.name, run.id, message)
+                marked += 1
+    except Exception as exc:  # the flow itself will report an API that does not answer
+        log.debug("could not look for crashed flow runs: %s: %s", type(exc).__name__, exc)
+    return marked
 
 
 def import_flow(spec: str) -> Flow[..., Any]:

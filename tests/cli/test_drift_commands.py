@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -97,25 +98,46 @@ def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agent
     run_cli("drift", agent, "--version", "1", "--reference", "reference.csv", check=True)
 
     port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "agentgov"), "drift", "ui", "--port", str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    server = _start_ui(port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects", timeout=2) as response:
-                    projects = json.loads(response.read())
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, server.communicate()
-                time.sleep(0.5)
+        projects = _get(port, "/api/projects", server)
         assert [p["name"] for p in projects] == [agent]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects/{projects[0]['id']}/snapshots", timeout=5) as response:
-            assert len(json.loads(response.read())) == 1  # the drift run's snapshot
+        assert len(_get(port, f"/api/projects/{projects[0]['id']}/snapshots", server)) == 1  # the drift run's snapshot
     finally:
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
         out, err = server.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}" in out and err == ""
+
+    # SIGTERM to agentgov alone (a service manager, `kill`): the UI stops too, nothing is left listening.
+    server = _start_ui(port)
+    _get(port, "/api/projects", server)
+    server.send_signal(signal.SIGTERM)
+    server.communicate(timeout=30)
+    deadline = time.monotonic() + 15
+    while _listening(port):
+        assert time.monotonic() < deadline, "the Evidently UI outlived agentgov"
+        time.sleep(0.2)
+
+
+def _start_ui(port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(Path(sys.executable).parent / "agentgov"), "drift", "ui", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _get(port: int, path: str, server: subprocess.Popen[str]) -> Any:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.5)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_mistakes_are_one_line_errors(agent: str, run_cli: Run) -> None:
