@@ -1,6 +1,6 @@
 """What a gate of 10 policies costs: the plugin machinery, and the Prefect flow around it.
 
-    python benchmarks/gate.py [--repeat 20] [--flow-repeat 3] [--server] [--no-flow]
+    python benchmarks/gate.py [--repeat 20] [--flow-repeat 3] [--server] [--no-flow] [--heavy]
 
 Plugin overhead (in memory, no registry): 10 trivial policies called directly,
 versus the same 10 through the gate (collected from a plugin, configured from
@@ -10,7 +10,8 @@ and the 10 built-in policies on static evidence.
 Isolation cost: one trivial policy through the gate in a thread (the default)
 and with ``isolation = "process"`` (a forked process, killed at its deadline,
 its verdict sent back as JSON), and the same trivial policy reading the
-version through the gate from its process.
+version through the gate from its process. Forking costs more in a bigger
+process: ``--heavy`` imports MLflow and Prefect first, as a promotion has.
 
 Flow overhead (a real sqlite registry in a temporary home, the example agent
 registered, evidence tags on the version): the gate as a dry run called
@@ -188,7 +189,11 @@ def main() -> None:
     parser.add_argument("--flow-repeat", type=int, default=3, help="timed runs of the registry and flow cases (median)")
     parser.add_argument("--server", action="store_true", help="also time the flow on a running agentgov server")
     parser.add_argument("--no-flow", action="store_true", help="only the in-memory cases: no registry, no Prefect")
+    parser.add_argument("--heavy", action="store_true", help="import MLflow and Prefect first, as a promotion has (a bigger process to fork)")
     args = parser.parse_args()
+    if args.heavy:
+        import mlflow  # noqa: F401
+        import prefect  # noqa: F401
     workdir = Path(tempfile.mkdtemp(prefix="agentgov-gate-bench-"))
     os.chdir(workdir)
     os.environ.update({"AGENTGOV_HOME": str(workdir / "home"), "AGENTGOV_USER": "bench"})
