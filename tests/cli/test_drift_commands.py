@@ -108,15 +108,29 @@ def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agent
         out, err = server.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}" in out and err == ""
 
-    # SIGTERM to agentgov alone (a service manager, `kill`): the UI stops too, nothing is left listening.
-    server = _start_ui(port)
-    _get(port, "/api/projects", server)
-    server.send_signal(signal.SIGTERM)
-    server.communicate(timeout=30)
-    deadline = time.monotonic() + 15
-    while _listening(port):
-        assert time.monotonic() < deadline, "the Evidently UI outlived agentgov"
-        time.sleep(0.2)
+    # SIGTERM to agentgov alone (a service manager, `kill`), and kill -9 of the agentgov process that started
+    # the UI: each time the UI stops too, and nothing is left listening (it was re-parented to pid 1).
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        server = _start_ui(port)
+        _get(port, "/api/projects", server)
+        os.kill(server.pid if how == signal.SIGTERM else _parent_of_ui(port), how)
+        deadline = time.monotonic() + 15
+        while _listening(port):
+            assert time.monotonic() < deadline, f"the Evidently UI outlived agentgov ({how.name})"
+            time.sleep(0.2)
+        server.kill()
+        server.communicate(timeout=30)
+
+
+def _parent_of_ui(port: int) -> int:
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"evidently") for part in command) and str(port).encode() in command:
+            return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    raise AssertionError("no Evidently UI process found")
 
 
 def _start_ui(port: int) -> subprocess.Popen[str]:
