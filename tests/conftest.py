@@ -43,6 +43,20 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
     return make
 
 
+def manifest_name(agent_dir: Path) -> str:
+    """The ``name:`` of the agent.yaml in ``agent_dir``, as the test wrote it."""
+    for line in (agent_dir / "agent.yaml").read_text().splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no name in agent.yaml")
+
+
+@pytest.fixture
+def agent_name(agent_dir: Path) -> str:
+    """The name of the test's copy of the example agent (each directory's conftest makes ``agent_dir``)."""
+    return manifest_name(agent_dir)
+
+
 def agentgov_executable() -> str:
     found = shutil.which("agentgov", path=str(Path(sys.executable).parent))
     assert found, "the agentgov command is not installed in this environment; install as the README says"

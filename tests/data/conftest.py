@@ -13,6 +13,8 @@ import pytest
 
 from agentgov.core.home import Home
 
+from ..conftest import manifest_name
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_AGENT = REPO / "examples" / "support-router"
 DVC = str(Path(sys.executable).parent / "dvc")
@@ -57,7 +59,4 @@ def agent(git_repo: Path) -> Path:
 
 @pytest.fixture
 def agent_name(agent: Path) -> str:
-    for line in (agent / "agent.yaml").read_text().splitlines():
-        if line.startswith("name:"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError("no name in agent.yaml")
+    return manifest_name(agent)

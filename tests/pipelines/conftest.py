@@ -31,13 +31,6 @@ def agent_dir(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def agent_name(agent_dir: Path) -> str:
-    for line in (agent_dir / "agent.yaml").read_text().splitlines():
-        if line.startswith("name:"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError("no name in agent.yaml")
-
 
 @dataclass(frozen=True)
 class Recorded:
