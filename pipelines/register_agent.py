@@ -70,21 +70,27 @@ def _run_name() -> str:
     from prefect.runtime import flow_run
 
     path = str(flow_run.parameters.get("path", ""))
-    return f"register {agent_name(path) or path}"
+    return f"register {agent_name(path) or _folder_name(path)}"
 
 
 def agent_name(path: str) -> str | None:
-    """The ``name:`` of the manifest at ``path``, read without validating (for run names)."""
-    import yaml
+    """The ``name:`` of the manifest at ``path`` when it is a valid slug, read without validating the rest (for run names).
 
+    Read within the manifest's bounds (size, values): a hostile name or file never reaches Prefect.
+    """
+    from agentgov.registry.manifest import read_name
     from agentgov.registry.register import manifest_path_of
 
-    try:
-        data = yaml.safe_load(manifest_path_of(Path(path)).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    name = data.get("name") if isinstance(data, dict) else None
-    return str(name) if name else None
+    return read_name(manifest_path_of(Path(path)))
+
+
+def _folder_name(path: str) -> str:
+    """The agent's folder name, kept to letters, digits, '.', '_' and '-', at most 63 characters."""
+    folder = Path(path)
+    if folder.suffix in (".yaml", ".yml"):
+        folder = folder.parent
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in (folder.name or folder.absolute().name))
+    return name.strip("-.")[:63] or "agent"
 
 
 @flow(name="register-agent", flow_run_name=_run_name, log_prints=False)
