@@ -159,6 +159,44 @@ def server_env(config: Config, extra: Mapping[str, str] | None = None) -> dict[s
     return env
 
 
+def migration_env(config: Config) -> dict[str, str]:
+    """Skip the database migrations (and block registration) when this Prefect version already ran them on this home's database."""
+    if migrated_version(config) == _migration_key():
+        return {"PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false", "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
+    return {}
+
+
+def _migrated_file(config: Config) -> Path:
+    return config.home / "prefect" / "migrated-version"
+
+
+def migrated_version(config: Config) -> str | None:
+    try:
+        return _migrated_file(config).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def record_migrated(config: Config) -> None:
+    """A Prefect server answered on this home's database: its migrations (for this Prefect version) are done."""
+    if config.prefect_api_url:
+        return
+    path = _migrated_file(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_migration_key(), encoding="utf-8")
+
+
+def _migration_key() -> str:
+    """The Prefect version and the database it migrated (a configured database URL is another database)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        prefect = version("prefect")
+    except PackageNotFoundError:
+        prefect = "unknown"
+    return f"prefect {prefect} {os.environ.get('PREFECT_API_DATABASE_CONNECTION_URL', 'home database')}"
+
+
 @contextmanager
 def embedded_server(config: Config, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
     """An ephemeral Prefect API server for this home, stopped on exit; yields its API URL.
@@ -187,6 +225,7 @@ def embedded_server(config: Config, meanwhile: Callable[[], object] | None = Non
                     hint=f"see {log_path}, or run `agentgov server start`",
                 )
             time.sleep(0.1)
+        record_migrated(config)
         yield api_url
     finally:
         stop_process(process)
@@ -201,7 +240,7 @@ def _spawn_server(config: Config, log_path: Path) -> tuple[subprocess.Popen, str
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
             ],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=server_env(config, EMBEDDED_SERVER_ENV), start_new_session=True, preexec_fn=die_with_parent(),
+            env=server_env(config, {**EMBEDDED_SERVER_ENV, **migration_env(config)}), start_new_session=True, preexec_fn=die_with_parent(),
         )
     return process, f"http://127.0.0.1:{port}/api"
 
@@ -234,9 +273,15 @@ def local_server_url(config: Config) -> str | None:
     from agentgov.pipelines.server import read_state
 
     state = read_state(config)
-    if state is not None and state.alive() and healthy(state.api_url):
-        return state.api_url
-    return None
+    if state is None or not state.alive():
+        return None
+    # Recorded as soon as it is launched (the control plane starts it while it warms up): wait while it boots.
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not healthy(state.api_url):
+        if not state.alive() or time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    return state.api_url
 
 
 @contextmanager

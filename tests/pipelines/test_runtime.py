@@ -166,3 +166,20 @@ def test_markdown_table_escapes_cells_and_artifact_keys_are_what_prefect_accepts
     assert markdown_table(("a", "b"), [("x|y", "two\nlines")]) == "| a | b |\n|---|---|\n| x\\|y | two lines |"
     assert artifact_key("Register router_1 @ v2") == "register-router-1-v2"
     assert artifact_key("***") == "agentgov"
+
+
+def test_a_flow_run_is_tied_to_its_process_and_a_gone_process_is_told_apart(tmp_path: Path) -> None:
+    from agentgov.pipelines.runtime import host_id, process_is_gone, process_tags
+
+    host_tag, mine = process_tags()
+    assert host_tag == f"agentgov.host:{host_id()}" and mine.startswith(f"agentgov.pid:{os.getpid()}@{host_id()}")
+    assert not process_is_gone(mine)
+    child = subprocess.run(
+        [sys.executable, "-c", "from agentgov.pipelines.runtime import process_tags; print(process_tags()[1])"],
+        capture_output=True, text=True, check=True,
+    )
+    assert process_is_gone(child.stdout.strip())  # it has exited
+    if "#" in mine:
+        assert process_is_gone(mine.partition("#")[0] + "#1")  # our pid, but a process that started at another time
+    assert not process_is_gone(mine.replace(f"@{host_id()}", "@another-host"))  # not ours to judge
+    assert not process_is_gone("agentgov.pid:garbage")
