@@ -39,27 +39,45 @@ def git_state(folder: Path) -> tuple[str, bool | None]:
     return commit, bool(status.strip())
 
 
+POINTER_MAX_BYTES = 64 << 10  # a DVC pointer is a few lines; a larger one is not read
+
+
+def _pointer_out(dataset: Path) -> dict[str, str | int] | None:
+    """The scalar fields of the first ``outs`` entry of ``dataset``'s DVC pointer; None when it is unreadable.
+
+    Bounded: the file is read up to :data:`POINTER_MAX_BYTES`, and only string or
+    integer fields are kept, so a hostile pointer (an alias bomb, say) is never expanded.
+    """
+    pointer = dataset.with_name(dataset.name + ".dvc")
+    try:
+        with open(pointer, "rb") as f:
+            raw = f.read(POINTER_MAX_BYTES + 1)
+        if len(raw) > POINTER_MAX_BYTES:
+            return None
+        out = yaml.safe_load(raw.decode("utf-8"))["outs"][0]
+        fields = {key: out[key] for key in ("md5", "size", "hash") if key in out}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, IndexError):
+        return None
+    if not isinstance(fields.get("md5"), str | int) or isinstance(fields.get("md5"), bool):
+        return None
+    return {key: value for key, value in fields.items() if isinstance(value, str | int) and not isinstance(value, bool)}
+
+
 def dvc_hash(dataset: Path) -> str:
     """The md5 DVC recorded for ``dataset`` in its ``.dvc`` file, or ``untracked``."""
     pointer = dataset.with_name(dataset.name + ".dvc")
     if not pointer.is_file():
         return "untracked"
-    try:
-        outs = yaml.safe_load(pointer.read_text(encoding="utf-8")).get("outs") or []
-        return str(outs[0]["md5"])
-    except (yaml.YAMLError, AttributeError, IndexError, KeyError, TypeError):
-        return "unreadable"
+    out = _pointer_out(dataset)
+    return "unreadable" if out is None else str(out["md5"])
 
 
 def dvc_pointer(dataset: Path) -> str | None:
     """The ``outs`` entry of ``dataset``'s DVC pointer as compact JSON (enough to restore it), or None."""
-    pointer = dataset.with_name(dataset.name + ".dvc")
-    try:
-        out = yaml.safe_load(pointer.read_text(encoding="utf-8"))["outs"][0]
-        entry = {key: out[key] for key in ("md5", "size", "hash") if key in out}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, IndexError):
+    out = _pointer_out(dataset)
+    if out is None:
         return None
-    return json.dumps({**entry, "md5": str(entry.get("md5", ""))}, sort_keys=True, separators=(",", ":"))
+    return json.dumps({**out, "md5": str(out["md5"])}, sort_keys=True, separators=(",", ":"))
 
 
 def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:

@@ -237,3 +237,20 @@ def test_manifest_fields_are_flattened_with_list_items_keyed_by_name() -> None:
         "success_criteria.task_success_min": "0.85",
         "owners": '["a", "b"]',
     }
+
+
+@pytest.mark.timeout(30)
+def test_a_hostile_dvc_pointer_is_unreadable_at_once(tmp_path: Path) -> None:
+    from agentgov.registry import lineage
+
+    (tmp_path / "eval.csv").write_text("a\n1\n")
+    levels = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 10))
+    (tmp_path / "eval.csv.dvc").write_text("l0: &l0 lol\n" + levels + "outs:\n- md5: *l9\n  size: *l9\n")
+    assert lineage.dvc_hash(tmp_path / "eval.csv") == "unreadable"
+    assert lineage.dvc_pointer(tmp_path / "eval.csv") is None
+
+    (tmp_path / "eval.csv.dvc").write_text("outs:\n- md5: abc123\n  size: 4\n  hash: md5\n  path: eval.csv\n" + "#" * (64 << 10))
+    assert lineage.dvc_hash(tmp_path / "eval.csv") == "unreadable"  # over 64 KiB: not read
+    (tmp_path / "eval.csv.dvc").write_text("outs:\n- md5: abc123\n  size: 4\n  hash: md5\n  path: eval.csv\n")
+    assert lineage.dvc_hash(tmp_path / "eval.csv") == "abc123"
+    assert lineage.dvc_pointer(tmp_path / "eval.csv") == '{"hash":"md5","md5":"abc123","size":4}'
