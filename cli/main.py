@@ -74,6 +74,8 @@ class UserError(click.ClickException):
         click.echo(f"agentgov: error: {self.message}", err=True)
 
 
+NO_SERVER = "AGENTGOV_NO_SERVER"
+
 UNFINISHED = "the command ended before it finished ({how}); nothing is certain to have been recorded"
 
 
@@ -141,8 +143,12 @@ def _configure_logging(debug: bool) -> None:
 
 @click.group(cls=AgentgovGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, envvar="AGENTGOV_DEBUG", help="Show debug logs and full tracebacks.")
+@click.option(
+    "--no-server", is_flag=True, envvar=NO_SERVER,
+    help="Run the command in this process, not in the home's warm control plane (`agentgov server`).",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, no_server: bool) -> None:
     """agentgov: govern AI agents from registration to production.
 
     Register agent versions, gate every promotion through policy plugins,
@@ -189,11 +195,32 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The ``agentgov`` console script (``argv`` given: run in this process, as tests do)."""
+    """The ``agentgov`` console script (``argv`` given: run in this process, as tests do).
+
+    The console script first offers the command to the home's control plane
+    (:func:`_relay`), which runs it in a warm forked child with this process's
+    terminal; ``--no-server`` or ``AGENTGOV_NO_SERVER=1`` runs it here, as does
+    any failure to start or reach the control plane (with a one-line warning).
+    """
+    if argv is None:
+        relayed = _relay_to_control_plane(sys.argv[1:])
+        if relayed is not None:
+            _exit(relayed)
     done = _supervise() if argv is None and _supervised() else None
     code = _run(argv)
     if done is not None:
         os.write(done, bytes([code & 0xFF]))  # "finished", with the status it means to exit with (left open: see _supervise)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``; freezing the objects first keeps the collector from walking them all at teardown (about a second)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    gc.freeze()
     sys.exit(code)
 
 
@@ -353,6 +380,168 @@ def _relay(status: int, finished: int) -> None:
         os.write(2, f"agentgov: error: {UNFINISHED.format(how=how)}\n".encode())
         code = 1
     os._exit(code)
+
+
+# -- the control plane: the command runs in a warm child of the home's `agentgov server` ----------------
+
+_TRUE = {"1", "true", "yes", "on"}
+# Commands that never go to the control plane: they manage it, make the home, or answer at once.
+_IN_PROCESS = {"server", "init", "version"}
+_SERVE = "import sys, agentgov.cli.main; from agentgov.cli.server_commands import serve_main; serve_main(sys.argv[1:])"
+
+
+def _wants_control_plane(args: list[str]) -> bool:
+    if os.environ.get(NO_SERVER, "").strip().lower() in _TRUE or os.name != "posix" or not hasattr(os, "fork"):
+        return False
+    import socket
+
+    if not hasattr(socket, "send_fds"):
+        return False
+    command = next((a for a in args if not a.startswith("-")), None)
+    leading = args[: args.index(command)] if command is not None else args
+    if command is None or command in _IN_PROCESS or "--no-server" in leading:
+        return False
+    return not any(a in ("--help", "-h") for a in args)
+
+
+def _relay_to_control_plane(args: list[str]) -> int | None:
+    """Run the command in the home's control plane (starting it if needed); its exit code, or None to run it here."""
+    if not _wants_control_plane(args):
+        return None
+    from agentgov.core.config import load_config
+    from agentgov.pipelines import control_plane as plane
+
+    try:
+        config = load_config()
+    except Exception:
+        return None
+    if not config.home.is_dir():
+        return None  # no home yet: the command itself says so (or makes it); nothing is left behind
+    fp = plane.fingerprint()
+    for attempt in range(2):
+        state = plane.running(config.home)
+        if state is not None and state.fingerprint != fp:
+            plane.stop(config.home)  # stale code or plugins: never used
+            state = None
+        if state is None:
+            state = _start_control_plane(config, fp, quiet="--json" in args)
+            if state is None:
+                return None
+        token = plane.read_token(config.home) or ""
+        try:
+            outcome = plane.relay(state, token, args, fp)
+        except plane.ControlPlaneError as exc:
+            if attempt == 0 and plane.running(config.home) is None:
+                continue  # it stopped (idle) just now: start a fresh one
+            _warn(f"{exc}; running the command in this process")
+            return None
+        if outcome.refused:
+            if attempt == 0:
+                continue  # replaced meanwhile (a new token or fingerprint): once more
+            _warn(f"the control plane refused the command ({outcome.refused}); running it in this process")
+            return None
+        return _verdict(outcome, state.pid)
+    return None
+
+
+def _start_control_plane(config: Config, fp: str, *, quiet: bool) -> Any:
+    import time
+
+    from agentgov.pipelines import control_plane as plane
+
+    terminal = sys.stderr.isatty()
+    line = f"agentgov: starting the control plane for {config.home} (once; --no-server skips it)"
+    if not quiet:
+        sys.stderr.write(line + ("..." if terminal else "\n"))
+        sys.stderr.flush()
+    began = time.monotonic()
+    env = {**os.environ, "AGENTGOV_HOME": str(config.home), SUPERVISE: "0", NO_SERVER: "1"}
+    if config.path is not None:
+        env["AGENTGOV_CONFIG"] = str(config.path)
+    try:
+        pid = plane.spawn(config.home, [sys.executable, "-c", _SERVE, "--idle-timeout", str(config.server_idle_timeout)], env)
+        state = plane.wait_until_running(config.home, fp, pid)
+    except (OSError, plane.ControlPlaneError) as exc:
+        if not quiet and terminal:
+            sys.stderr.write("\r\033[K")
+        _warn(f"could not start the control plane ({exc}); running the command in this process")
+        return None
+    if not quiet and terminal:
+        sys.stderr.write("\r\033[K")  # the status line goes once it is up, as a spinner's does
+        sys.stderr.flush()
+    logging.getLogger("agentgov.cli").debug("control plane %s up in %.2f s", state.pid, time.monotonic() - began)
+    return state
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"agentgov: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _verdict(outcome: Any, server_pid: int) -> int:
+    """The exit code of a relayed command, by the supervisor's rules: status 0 only when it finished."""
+    import signal
+
+    if outcome.lost:
+        os.write(2, f"agentgov: error: the control plane (pid {server_pid}) ended before the command finished; "
+                    "nothing is certain to have been recorded (the next command starts a fresh one)\n".encode())
+        return 1
+    if outcome.signal:
+        if outcome.finished:
+            return 128 + outcome.signal  # it finished, then something killed it on the way out
+        number = outcome.signal
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        return 128 + number
+    code = int(outcome.code or 0)
+    if code == 0 and not outcome.finished:
+        how = "a plugin or an agent ended the process, for instance with os._exit(0)"
+        os.write(2, f"agentgov: error: {UNFINISHED.format(how=how)}\n".encode())
+        return 1
+    return code
+
+
+def run_in_child(argv: list[str], finished: int) -> int:
+    """What a control plane's forked child runs: the command as the in-process path runs it, then "finished"."""
+    if "prefect.context" in sys.modules:
+        sys.modules["prefect.context"].refresh_global_settings_context()  # the caller's PREFECT_* variables, not the server's
+    logging.getLogger("agentgov").handlers[:] = []
+    warnings.resetwarnings()
+    os.register_at_fork(after_in_child=lambda: _close(finished))  # what the command forks cannot say "finished"
+    sys.argv = ["agentgov", *argv]
+    code = _run(argv)
+    os.write(finished, bytes([code & 0xFF]))
+    return code
+
+
+def warm_up(config: Config) -> None:
+    """What the control plane imports once so its children need not: the libraries, the flows, the plugins."""
+    import importlib
+
+    for module in (
+        "mlflow", "mlflow.tracking", "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+        "mlflow.pyfunc", "prefect", "prefect.flow_engine", "prefect.client.orchestration",
+        "agentgov.registry.backend", "agentgov.registry.store", "agentgov.registry.stages", "agentgov.registry.history",
+        "agentgov.pipelines.register_agent", "agentgov.pipelines.promote", "agentgov.pipelines.runtime",
+        "rich.console", "rich.table",
+    ):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            logging.getLogger("agentgov.cli").warning("control plane: could not import %s: %s", module, exc)
+    try:
+        from agentgov.registry.backend import connect, quiet
+
+        with quiet():  # opens (and caches) MLflow's stores: their schema check is done once here, not per command
+            connect(config).search_registered_models(max_results=1)
+    except Exception as exc:
+        logging.getLogger("agentgov.cli").warning("control plane: could not open the MLflow store: %s", exc)
+    try:
+        from agentgov.core.plugins import load_plugins
+
+        load_plugins(config)  # imports the built-in and installed plugin modules
+    except Exception as exc:
+        logging.getLogger("agentgov.cli").warning("control plane: could not load the plugins: %s", exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,6 +59,11 @@ trace = false
 # (`agentgov plugins list`). Empty: evidently-drift. ($AGENTGOV_DRIFT_EVALUATOR)
 evaluator = ""
 
+[server]
+# The control plane (`agentgov server`) stops after this many seconds without
+# a command, never while a command or long-lived work runs. ($AGENTGOV_SERVER_IDLE)
+idle_timeout = 900
+
 [identity]
 # Who you are in the audit log. Empty: $AGENTGOV_USER, else your OS user.
 user = ""
@@ -98,6 +103,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("plugins", "trace"): ("trace_plugins", bool),
     ("drift", "evaluator"): ("drift_evaluator", str),
     ("identity", "user"): ("user", str),
+    ("server", "idle_timeout"): ("server_idle_timeout", (int, float)),
     ("masking", "safe_fields"): ("mask_safe_fields", list),
     ("masking", "patterns"): ("mask_patterns", dict),
 }
@@ -113,7 +119,9 @@ _ENV: dict[str, tuple[str, ...]] = {
     "trace_plugins": ("AGENTGOV_TRACE_PLUGINS",),
     "drift_evaluator": ("AGENTGOV_DRIFT_EVALUATOR",),
     "user": ("AGENTGOV_USER",),
+    "server_idle_timeout": ("AGENTGOV_SERVER_IDLE",),
 }
+DEFAULT_SERVER_IDLE_TIMEOUT = 900.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -137,6 +145,7 @@ class Config:
     mask_safe_fields: tuple[str, ...] = ()
     mask_patterns: Mapping[str, str] = field(default_factory=dict)
     drift_evaluator: str = DEFAULT_DRIFT_EVALUATOR
+    server_idle_timeout: float = DEFAULT_SERVER_IDLE_TIMEOUT
 
     def shown(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for people, with credentials masked."""
@@ -151,6 +160,7 @@ class Config:
             ("plugins.trace", str(self.trace_plugins).lower(), self.sources["trace_plugins"]),
             ("drift.evaluator", self.drift_evaluator, self.sources.get("drift_evaluator", "default")),
             ("identity.user", self.user, self.sources["user"]),
+            ("server.idle_timeout", f"{self.server_idle_timeout:g} s", self.sources.get("server_idle_timeout", "default")),
             ("masking.safe_fields", ", ".join(self.mask_safe_fields) or "(defaults)", self.sources.get("mask_safe_fields", "default")),
             ("masking.patterns", ", ".join(self.mask_patterns) or "(built-in)", self.sources.get("mask_patterns", "default")),
         ]
@@ -243,6 +253,10 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
     for attribute in ("plugins_only", "plugins_block", "trace_plugins"):
         sources.setdefault(attribute, "default")
     sources.setdefault("drift_evaluator", "default")
+    sources.setdefault("server_idle_timeout", "default")
+    idle = values.get("server_idle_timeout", DEFAULT_SERVER_IDLE_TIMEOUT)
+    if isinstance(idle, bool) or idle < 0:
+        raise ConfigError(f"server.idle_timeout must be a number of seconds (0 or more), got {idle!r}")
 
     return Config(
         home=home,
@@ -259,6 +273,7 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
         mask_safe_fields=tuple(values.get("mask_safe_fields", ())),
         mask_patterns=dict(values.get("mask_patterns", {})),
         drift_evaluator=values.get("drift_evaluator") or DEFAULT_DRIFT_EVALUATOR,
+        server_idle_timeout=float(idle),
     )
 
 
@@ -335,6 +350,11 @@ def _stages(path: Path, text: str, table: Any) -> dict[Stage, Mapping[str, Any]]
 def _from_env(name: str, raw: str, attribute: str) -> Any:
     if attribute in ("plugins_only", "plugins_block"):
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if attribute == "server_idle_timeout":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"${name}={raw!r}: expected a number of seconds") from None
     if attribute == "trace_plugins":
         lowered = raw.strip().lower()
         if lowered in _TRUE:

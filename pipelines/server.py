@@ -20,7 +20,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentgov.core.config import Config
-from agentgov.pipelines.runtime import PipelineError, healthy, server_env
+from agentgov.pipelines.runtime import (
+    PipelineError,
+    die_with_parent,
+    healthy,
+    migration_env,
+    record_migrated,
+    server_env,
+)
 
 DEFAULT_PORT = 4200
 STARTUP_TIMEOUT_S = 120.0
@@ -96,31 +103,62 @@ def start(config: Config, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", 
     current = status(config)
     if current.running and current.state is not None:
         return current.state
+    state = launch(config, port=port, host=host)
+    wait_healthy(config, state, timeout=timeout)
+    return state
+
+
+def launch(config: Config, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> ServerState:
+    """Start ``prefect server start`` in the background and record it in server.json at once (it answers seconds later).
+
+    Flows that find it recorded but not yet answering wait for it
+    (:func:`agentgov.pipelines.runtime.local_server_url`) rather than start an
+    embedded server on the same database.
+    """
     folder = server_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "prefect-server.log"
     if not _port_free(host, port):
         raise PipelineError(f"the Prefect server cannot start: {host}:{port} is in use", hint="choose another with --port")
-    offset = log_path.stat().st_size if log_path.exists() else 0
     prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    env = server_env(config, {"PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_CLI_COLORS": "false"})
+    env = server_env(config, {"PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_CLI_COLORS": "false", **migration_env(config)})
     with open(log_path, "ab") as log:
+        offset = log.tell()
         process = subprocess.Popen(
             [prefect, "server", "start", "--host", host, "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
     state = ServerState(pid=process.pid, host=host, port=port, log=str(log_path), started_at=time.time())
-    deadline = time.monotonic() + timeout
-    while not healthy(state.api_url, timeout=1):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _terminate(process.pid)
-            with open(log_path, "rb") as log:
-                log.seek(offset)
-                said = " ".join(log.read().decode("utf-8", errors="replace").split())[-200:] or "no output"
-            raise PipelineError(f"the Prefect server did not start on {host}:{port}: {said}", hint=f"see {log_path}")
-        time.sleep(0.2)
+    _launched[process.pid] = (process, offset)
     _state_file(config).write_text(json.dumps(asdict(state)), encoding="utf-8")
     return state
+
+
+_launched: dict[int, tuple[subprocess.Popen, int]] = {}
+
+
+def wait_healthy(config: Config, state: ServerState, *, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """Wait until the server :func:`launch` started answers; on failure stop it and raise with the end of its log."""
+    process, offset = _launched.get(state.pid, (None, 0))
+    deadline = time.monotonic() + timeout
+    while not healthy(state.api_url, timeout=1):
+        gone = process.poll() is not None if process is not None else not state.alive()
+        if gone or time.monotonic() > deadline:
+            _terminate(state.pid)
+            _state_file(config).unlink(missing_ok=True)
+            with open(state.log, "rb") as log:
+                log.seek(offset)
+                said = " ".join(log.read().decode("utf-8", errors="replace").split())[-200:] or "no output"
+            raise PipelineError(f"the Prefect server did not start on {state.host}:{state.port}: {said}", hint=f"see {state.log}")
+        time.sleep(0.2)
+    record_migrated(config)
+
+
+def check_port(host: str, port: int) -> None:
+    """A one-line error when ``host:port`` is taken, before anything starts."""
+    if not _port_free(host, port):
+        raise PipelineError(f"the Prefect server cannot start: {host}:{port} is in use", hint="choose another with --port")
 
 
 def _port_free(host: str, port: int) -> bool:
