@@ -62,6 +62,9 @@ def agentgov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     home = Home(tmp_path / "home")
     monkeypatch.setenv("AGENTGOV_HOME", str(home.root))
     monkeypatch.setenv("AGENTGOV_USER", "test-user")
+    # Commands run in this process's way, not through a control plane per test home (one would start for
+    # each test and outlive it); a test of the control plane sets AGENTGOV_NO_SERVER=0.
+    monkeypatch.setenv("AGENTGOV_NO_SERVER", "1")
     home.create()
     return home
 

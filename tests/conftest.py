@@ -9,12 +9,30 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The suite runs commands in process (one control plane per test home would cost seconds each and outlive
+# the test); tests/pipelines/test_control_plane.py runs them through one on purpose.
+os.environ.setdefault("AGENTGOV_NO_SERVER", "1")
+
+
+@pytest.fixture(autouse=True)
+def _no_control_plane_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stop any control plane a test started in its temporary folders (its home's ``server/control.json``)."""
+    yield
+    if "tmp_path" not in request.fixturenames:
+        return
+    from agentgov.pipelines import control_plane
+
+    root = request.getfixturevalue("tmp_path")
+    for pattern in ("*/server/control.json", "*/*/server/control.json", "*/*/*/server/control.json"):
+        for found in root.glob(pattern):
+            control_plane.stop(found.parent.parent)
 
 
 @pytest.fixture
