@@ -89,3 +89,29 @@ def test_importing_the_commands_imports_neither_pydantic_nor_yaml() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout == "\n"
+
+
+def test_check_refuses_an_alias_bomb_and_a_huge_file_in_one_line_at_once(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from tests.conftest import agentgov_executable
+
+    folder = agent(tmp_path)
+    path = folder / "agent.yaml"
+    levels = "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 10))
+    path.write_text(path.read_text() + "  l0: &l0 lol\n" + levels)  # under tags: the values are counted before any type is checked
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTGOV_")}
+    started = time.monotonic()
+    bomb = subprocess.run([agentgov_executable(), "manifest", "check", str(folder)], capture_output=True, text=True, timeout=60, env=env)
+    assert time.monotonic() - started < 20  # it did not finish before
+    assert bomb.returncode == 2 and bomb.stdout == ""
+    assert bomb.stderr.count("\n") == 1 and bomb.stderr.startswith(f"agentgov: error: {path}, line ")
+    assert "over 10,000 values once its aliases are expanded" in bomb.stderr
+
+    path.write_text("name: support-router\n")
+    with open(path, "ab") as f:
+        f.truncate(200 << 20)
+    huge = subprocess.run([agentgov_executable(), "manifest", "check", str(folder)], capture_output=True, text=True, timeout=60, env=env)
+    assert huge.returncode == 2
+    assert huge.stderr == f"agentgov: error: {path}, line 1: (file): the file is 209,715,200 bytes; a manifest may be at most 1 MiB (1,048,576 bytes)\n"
