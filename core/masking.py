@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_SAFE_FIELDS = frozenset(
     {"actor", "subject", "agent", "name", "version", "id", "decision_id", "hash", "prev", "seq",
      "config_hash", "registered_by", "approver", "accepted", "accepted_by", "at", "time",
-     "aliases_before", "aliases_after", "stage_updates"}
+     "aliases_before", "aliases_after", "stage_updates", "owners"}
 )
 _SAFE_SUFFIXES = ("_id", "_hash", "sha256", "md5")
 SECRET_GROUP = "secret"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import UnionType
@@ -364,6 +364,7 @@ def load_manifest(path: Path) -> Manifest:
             elif (target := outside(path.parent, file)) is not None:
                 problems.append(ManifestProblem(path, line, "entrypoint", _leads_out(file, target, path.parent)))
     problems.extend(_missing_files(path, root, data, problems))
+    problems.extend(_credentials(path, root, data))
     if problems:
         raise ManifestError(sorted(problems, key=lambda p: p.line))
     assert manifest is not None
@@ -547,6 +548,33 @@ def _problem(path: Path, root: yaml.Node, error: Any) -> ManifestProblem:
         if "value" not in ctx and isinstance(value, str | int | float | bool):
             message += f", got {_short(value)}"
     return ManifestProblem(path, _line(root, loc, missing=kind == "missing"), _dotted(loc), message)
+
+
+CREDENTIAL_PATTERNS = ("uri-password", "bearer", "basic", "api-key")
+
+
+def _credentials(path: Path, root: yaml.Node, data: Any) -> Iterator[ManifestProblem]:
+    """A credential anywhere in the manifest: it would be copied into MLflow (tags, descriptions, artifacts)."""
+    from agentgov.core.masking import BUILTIN_PATTERNS
+
+    patterns = [p for p in BUILTIN_PATTERNS if p.name in CREDENTIAL_PATTERNS]
+
+    def walk(value: Any, loc: tuple[Any, ...]) -> Iterator[ManifestProblem]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, (*loc, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, (*loc, index))
+        elif isinstance(value, str):
+            found = next((p.name for p in patterns if p.regex.search(value)), None)
+            if found is not None:
+                yield ManifestProblem(
+                    path, _line(root, loc, missing=False), _dotted(loc),
+                    f"looks like a credential ({found}); a manifest is copied into MLflow: read secrets from the environment instead",
+                )
+
+    yield from walk(data, ())
 
 
 def _dotted(loc: Sequence[Any]) -> str:

@@ -72,6 +72,9 @@ def register(
     requirements = _requirements(manifest.requirements)
     bill = bom.build(agent_dir, manifest_path, manifest, requirements)
 
+    # MLflow shows these to anyone with access to it: personal data in them is masked as in the audit log
+    # (credentials were refused when the manifest was read).
+    description = audit.masker.text(manifest.description)
     client = connect(config)
     bill = bom.resolve_prompts(client, bill)  # before anything is created
     experiment = experiment_id(client, config)
@@ -82,7 +85,7 @@ def register(
 
             if not agent_exists(client, manifest.name):
                 try:
-                    client.create_registered_model(manifest.name, tags={TAG_AGENT: "true"}, description=manifest.description)
+                    client.create_registered_model(manifest.name, tags={TAG_AGENT: "true"}, description=description)
                     created.model = manifest.name
                 except Exception:
                     if not agent_exists(client, manifest.name):  # not just a concurrent registration of the same agent
@@ -98,7 +101,7 @@ def register(
                 run_id=run.info.run_id,
                 model_id=info.model_id,
                 tags={TAG_STATUS: "registering"},
-                description=manifest.description,
+                description=description,
             )
     except BaseException:
         _clean_up(client, created, manifest.name)
@@ -107,7 +110,7 @@ def register(
     ref = AgentRef(manifest.name, version=version)
     try:
         with mlflow_errors(f"recording lineage on {ref}"):
-            manifest_tag = {TAG_MANIFEST: json.dumps(manifest.model_dump(mode="json"), sort_keys=True)}
+            manifest_tag = {TAG_MANIFEST: json.dumps(audit.masker.value(manifest.model_dump(mode="json")), sort_keys=True)}
             for key, value in {**tags, **manifest_tag, **version_tags}.items():
                 client.set_model_version_tag(manifest.name, str(version), key, value)
             bom.record(client, manifest.name, version, bill, run.info.run_id)

@@ -55,3 +55,24 @@ def test_approval_comments_reach_mlflow_masked(agentgov_config: Config, agent_di
     tags = connect(agentgov_config).get_model_version(agent_name, "1").tags
     [tag] = [v for k, v in tags.items() if k.startswith("agentgov.approval.shadow.")]
     assert "looks fine; questions to" in tag and EMAIL not in tag
+
+
+def test_a_description_reaches_mlflow_masked_and_a_credential_is_refused(
+    agentgov_config: Config, agent_dir: Path, agent_name: str, run_cli: Run
+) -> None:
+    manifest = agent_dir / "agent.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("description: ", f"description: Questions to {EMAIL}. ", 1))
+
+    assert run_cli("register", str(agent_dir)).returncode == 0
+    client = connect(agentgov_config)
+    stored = [client.get_registered_model(agent_name).description, client.get_model_version(agent_name, "1").description,
+              client.get_model_version(agent_name, "1").tags["agentgov.manifest"]]
+    assert all("Questions to" in s and EMAIL not in s for s in stored), stored
+
+    manifest.write_text(text.replace("description: ", f"description: admin key {TOKEN} ", 1))
+    refused = run_cli("register", str(agent_dir))
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("agentgov: error:")]
+    assert refused.returncode == 2 and len(errors) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "line 2: description: looks like a credential (api-key)" in errors[0] and TOKEN not in refused.stderr
+    assert [int(v.version) for v in client.search_model_versions(f"name='{agent_name}'")] == [1]
