@@ -21,7 +21,10 @@ def _when(text: str | None) -> str:
 def history(state: State, name: str, at: str | None, stage: str | None, as_json: bool) -> None:
     """Every stage change of agent NAME (who, when, why), or who held each stage --at a moment.
 
-    Answers from the audit log, and warns where MLflow's aliases disagree with it.
+    Answers from the audit log, and warns where MLflow's aliases disagree with it
+    (checked when the command runs in the control plane, where MLflow is loaded
+    already; with --no-server MLflow is consulted only for an agent the audit
+    log does not know, and `agentgov doctor` checks the registry).
     """
     from agentgov.core.types import AgentRef
     from agentgov.registry import history as records
@@ -66,6 +69,10 @@ def history(state: State, name: str, at: str | None, stage: str | None, as_json:
 
 def _current_aliases(state: State, name: str, *, known: bool) -> dict[str, int] | None:
     """MLflow's aliases now; None (with a warning) where MLflow cannot say and the audit log knows the agent."""
+    import sys
+
+    if known and "mlflow" not in sys.modules:
+        return None  # cold: the audit log answers; importing MLflow for the cross-check would cost seconds
     from agentgov.registry.backend import connect
     from agentgov.registry.errors import NotFound, RegistryUnavailable
     from agentgov.registry.store import aliases

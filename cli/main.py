@@ -421,7 +421,7 @@ def _relay_to_control_plane(args: list[str]) -> int | None:
     for attempt in range(2):
         state = plane.running(config.home)
         if state is not None and state.fingerprint != fp:
-            plane.stop(config.home)  # stale code or plugins: never used
+            plane.retire(config.home)  # stale code or plugins: never used (its running commands finish)
             state = None
         if state is None:
             state = _start_control_plane(config, fp, quiet="--json" in args)

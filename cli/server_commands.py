@@ -36,7 +36,7 @@ def start(state: State, port: int, host: str, as_json: bool) -> None:
     before = plane.running(config.home)
     fp = plane.fingerprint()
     if before is not None and before.fingerprint != fp:
-        plane.stop(config.home)
+        plane.retire(config.home)
         before = None
     if before is None and local.status(config).running is False:
         local.check_port(host, port)

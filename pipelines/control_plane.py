@@ -56,6 +56,8 @@ REQUEST_TIMEOUT_S = 5.0
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST = 16 << 20
 
+IN_CHILD = False  # True in a command's forked child
+
 # The folders setuptools maps into agentgov.<name>: their sources are part of the fingerprint.
 SUBPACKAGES = ("core", "registry", "data", "policies", "evals", "deploy", "plugins", "pipelines", "cli")
 
@@ -452,6 +454,25 @@ def _lock_held(home: Path) -> bool:
     return False
 
 
+def retire(home: Path, timeout: float = STOP_TIMEOUT_S) -> ControlState | None:
+    """Make a stale control plane step aside: it stops taking commands at once and exits when its running ones end.
+
+    Its commands are not cut short, and the Prefect server it hosts is left to
+    the next control plane. Returns once it no longer holds the home.
+    """
+    state = running(home)
+    if state is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(state.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _lock_held(home) and process_alive(state.pid, b"agentgov"):
+        time.sleep(0.02)
+    if _lock_held(home) and process_alive(state.pid, b"agentgov"):
+        return stop(home)
+    return state
+
+
 def stop(home: Path, timeout: float = STOP_TIMEOUT_S) -> ControlState | None:
     """Stop the control plane of ``home`` (SIGTERM, then SIGKILL); return what was stopped, or None."""
     state = running(home)
@@ -522,6 +543,7 @@ class ControlPlane:
         self.children: dict[int, _Child] = {}
         self.last_activity = time.monotonic()
         self.stopping = False
+        self.retiring = False
         self._log = log or (lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=sys.stderr, flush=True))
         self.started_at = time.time()
 
@@ -581,6 +603,7 @@ class ControlPlane:
         signal.signal(signal.SIGTERM, self._stop_signal)
         signal.signal(signal.SIGINT, self._stop_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, self._retire_signal)
         self._wake = (wake_r, wake_w)
         selector = selectors.DefaultSelector()
         selector.register(self.server, selectors.EVENT_READ, "accept")
@@ -588,6 +611,9 @@ class ControlPlane:
         self.selector = selector
         self._log(f"control plane {os.getpid()} serving {self.home} (fingerprint {self.fingerprint}, idle timeout {self.idle_timeout:.0f} s)")
         while not self.stopping:
+            if self.retiring:
+                if self._step_aside():
+                    break
             for key, _events in selector.select(timeout=1.0):
                 if key.data == "accept":
                     self._accept()
@@ -605,6 +631,27 @@ class ControlPlane:
 
     def _stop_signal(self, number: int, _frame: Any) -> None:
         self.stopping = True
+
+    def _retire_signal(self, number: int, _frame: Any) -> None:
+        self.retiring = True
+
+    def _step_aside(self) -> bool:
+        """Retiring: stop listening and let go of the home (once), then report whether the last command ended."""
+        if self.server.fileno() != -1:
+            self._log("retiring (a newer agentgov or plugin is installed): no new commands; exiting when the running ones end")
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.server)
+            self._forget_files()
+            self.server.close()
+            with contextlib.suppress(OSError):
+                os.close(self._lock)
+        return not self.children
+
+    def _forget_files(self) -> None:
+        current = read_state(self.home)
+        if current is not None and current.pid == os.getpid():
+            (self.folder / STATE_NAME).unlink(missing_ok=True)
+            self.socket_path.unlink(missing_ok=True)
 
     def _idle(self) -> bool:
         if self.children or self.idle_timeout <= 0:
@@ -707,9 +754,11 @@ class ControlPlane:
     def _become_child(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         import io
 
+        global IN_CHILD
+        IN_CHILD = True
         parent = os.getppid()
         signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)
         os.setpgid(0, 0)
         _die_with(parent)
@@ -807,11 +856,7 @@ class ControlPlane:
         """Stop taking requests; end running children (SIGTERM, then SIGKILL); remove the socket and control.json."""
         with contextlib.suppress(OSError):
             self.server.close()
-        state_file = self.folder / STATE_NAME
-        current = read_state(self.home)
-        if current is not None and current.pid == os.getpid():
-            state_file.unlink(missing_ok=True)
-            self.socket_path.unlink(missing_ok=True)
+        self._forget_files()
         for pid in list(self.children):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGTERM)
@@ -909,7 +954,7 @@ def serve(
         log("another control plane already serves this home")
         return 3
     plane.listen()
-    before = prefect_server.status(config)
+    before = prefect_server.status(config)  # one a retired control plane left running: adopted
     launched = None
     if before.running and before.state is not None:
         prefect = before.state
@@ -938,7 +983,7 @@ def serve(
     try:
         plane.serve()
     finally:
-        if launched is not None:
+        if not plane.retiring:  # a retiring one leaves the Prefect server to its successor, which adopts it
             prefect_server.stop(config)
     return 0
 

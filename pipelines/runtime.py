@@ -337,7 +337,10 @@ def run_flow(flow: Flow[..., R] | str, *args: Any, config: Config, console: bool
     with ExitStack() as stack:
         api = stack.enter_context(prefect_api(config, meanwhile=load))
         flow = loaded[0]
-        stack.enter_context(using_api(config, api.url, heartbeats=api.kind != "embedded"))
+        # In a control plane's child, heartbeats are off as on the embedded server: stopping their thread costs
+        # the flow up to a second, the child dies with its control plane, and a run left Running by a killed
+        # process is marked Crashed by the next flow (its host and pid tags).
+        stack.enter_context(using_api(config, api.url, heartbeats=api.kind != "embedded" and not _in_control_plane_child()))
         if not console:
             stack.enter_context(prefect_output_to_file(config.home / "logs" / "prefect.log"))
         mark_crashed_runs()
@@ -437,6 +440,11 @@ def mark_crashed_runs() -> int:
     except Exception as exc:  # the flow itself will report an API that does not answer
         log.debug("could not look for crashed flow runs: %s: %s", type(exc).__name__, exc)
     return marked
+
+
+def _in_control_plane_child() -> bool:
+    module = sys.modules.get("agentgov.pipelines.control_plane")
+    return bool(module is not None and module.IN_CHILD)
 
 
 def import_flow(spec: str) -> Flow[..., Any]:

@@ -1,0 +1,271 @@
+"""The home's control plane (``agentgov server``): commands run in its warm forked children and behave exactly as in process.
+
+Real processes throughout: the installed ``agentgov`` talks to a control plane
+it starts itself in a temporary home; every test stops what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agentgov.core.home import Home
+from agentgov.pipelines import control_plane as plane
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "support-router"
+
+
+def agentgov() -> str:
+    found = shutil.which("agentgov", path=str(Path(sys.executable).parent))
+    assert found
+    return found
+
+
+@dataclass
+class Place:
+    """A home and project of their own, and the environment that points commands at them."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def project(self) -> Path:
+        return self.root / "project"
+
+    def run(self, *args: str, server: bool = True, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+        merged = {**self.env, "AGENTGOV_NO_SERVER": "0" if server else "1", **env}
+        return subprocess.run([agentgov(), *args], cwd=self.project, env=merged, capture_output=True, text=True, timeout=timeout)
+
+
+def make_place(root: Path, **extra: str) -> Place:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTGOV_", "MLFLOW_")) and k != "PREFECT_API_URL"}
+    env.update({"AGENTGOV_HOME": str(root / "home"), "AGENTGOV_USER": "test-user", "COLUMNS": "200", **extra})
+    (root / "project").mkdir(parents=True)
+    Home(root / "home").create()
+    agent = root / "project" / "sr"
+    agent.mkdir()
+    for name in ("agent.yaml", "router.py"):
+        shutil.copy(EXAMPLE / name, agent / name)
+    return Place(root, env)
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Place, Place]]:
+    """Two homes fed the same commands: one through its control plane, one in process (--no-server)."""
+    warm = make_place(tmp_path_factory.mktemp("warm"))
+    cold = make_place(tmp_path_factory.mktemp("cold"))
+    try:
+        yield warm, cold
+    finally:
+        plane.stop(warm.home)
+        plane.stop(cold.home)
+
+
+_HEX = re.compile(r"\b[0-9a-f]{8,64}\b")
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00|Z)?")
+_SECONDS = re.compile(r"\b\d+\.\d+ ?s\b")
+
+
+def normal(text: str, place: Place) -> str:
+    """The output with what differs between two homes by nature (their paths, ids, times, durations) blanked."""
+    text = text.replace(str(place.root), "<ROOT>")
+    text = _TIME.sub("<TIME>", text)
+    text = _HEX.sub("<ID>", text)
+    return _SECONDS.sub("<S>", text)
+
+
+STARTING = "agentgov: starting the control plane for "
+
+# (command, expected exit code): a representative set, in an order that builds on itself.
+STEPS: list[tuple[tuple[str, ...], int]] = [
+    (("register", "sr"), 0),
+    (("versions", "support-router"), 0),
+    (("agents",), 0),
+    (("show", "support-router", "1"), 0),
+    (("promote", "support-router", "1", "--to", "shadow", "--dry-run"), 0),
+    (("promote", "support-router", "1", "--to", "production"), 0),
+    (("register", "sr", "--json"), 0),
+    (("promote", "support-router", "2", "--to", "production", "--json"), 0),
+    (("rollback", "support-router"), 0),
+    (("history", "support-router"), 0),
+    (("history", "support-router", "--json"), 0),
+    (("versions", "support-router", "--json"), 0),
+    (("audit", "verify"), 0),
+    (("promote", "support-router", "1", "--to", "nowhere"), 2),
+    (("show", "no-such-agent", "1"), 2),
+    (("promtoe",), 2),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), STEPS, ids=[" ".join(a) for a, _ in STEPS])
+def test_every_command_behaves_the_same_with_the_control_plane_and_without(
+    places: tuple[Place, Place], args: tuple[str, ...], code: int
+) -> None:
+    warm, cold = places
+    through = warm.run(*args)
+    here = cold.run(*args, server=False)
+    assert (through.returncode, here.returncode) == (code, code), (through.stderr, here.stderr)
+    stderr = through.stderr
+    if stderr.startswith(STARTING):  # one line while it starts: the first command, or after an edit of agentgov's sources
+        stderr = stderr.partition("\n")[2]
+    elif args == STEPS[0][0]:
+        raise AssertionError(f"the first command did not say it started the control plane: {through.stderr!r}")
+    assert plane.running(warm.home) is not None
+    assert normal(stderr, warm) == normal(here.stderr, cold)
+    assert normal(through.stdout, warm) == normal(here.stdout, cold)
+    assert plane.running(cold.home) is None  # --no-server never starts one
+
+
+def test_the_control_plane_files_are_private_and_a_request_without_the_token_is_refused(places: tuple[Place, Place]) -> None:
+    warm, _ = places
+    assert warm.run("agents").returncode == 0
+    state = plane.running(warm.home)
+    assert state is not None
+    folder = plane.control_dir(warm.home)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(state.socket).st_mode) == 0o600
+    assert stat.S_IMODE((folder / "token").stat().st_mode) == 0o600
+
+    for token in ("", "0" * 48, None):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(state.socket)
+            request = {"op": "run", "argv": ["agents"], "cwd": str(warm.project), "env": {}, "fingerprint": state.fingerprint}
+            if token is not None:
+                request["token"] = token
+            body = json.dumps(request).encode()
+            socket.send_fds(sock, [len(body).to_bytes(4, "big") + body], [0, 1, 2])
+            answer = json.loads(sock.makefile().readline())
+        assert answer == {"refused": "no valid token"}
+    assert "refused a request without the right token" in Path(state.log).read_text()
+    assert plane.running(warm.home) == state  # and it still serves
+    assert warm.run("agents").returncode == 0
+
+
+def test_a_stale_control_plane_is_never_used_it_is_restarted(places: tuple[Place, Place]) -> None:
+    warm, _ = places
+    assert warm.run("agents").returncode == 0
+    before = plane.running(warm.home)
+    assert before is not None
+    # As after an upgrade or an edit of agentgov's sources: the running one's fingerprint is not the client's.
+    path = plane.control_dir(warm.home) / "control.json"
+    path.write_text(json.dumps({**before.to_dict(), "fingerprint": "0123456789abcdef"}))
+    result = warm.run("versions", "support-router")
+    assert result.returncode == 0, result.stderr
+    after = plane.running(warm.home)
+    assert after is not None and after.pid != before.pid and after.fingerprint == plane.fingerprint()
+    assert not plane.process_alive(before.pid, b"agentgov")
+
+    # The control plane checks too: a request carrying another fingerprint is refused, not run.
+    token = plane.read_token(warm.home)
+    assert token
+    refused = plane.relay(after, token, ["agents"], "0123456789abcdef")
+    assert refused.refused == "stale" and refused.pid is None
+
+
+def _sleeper(argv: list[str], finished: int) -> int:
+    time.sleep(float(argv[0]))
+    os.write(finished, b"\0")
+    return 0
+
+
+def _serve_sleeper(home: Path, idle: float) -> None:
+    control = plane.ControlPlane(home, run=_sleeper, idle_timeout=idle, log=lambda line: None)
+    assert control.acquire()
+    control.listen()
+    control.publish()
+    control.serve()
+    os._exit(0)
+
+
+def test_it_stops_when_idle_but_not_while_a_command_or_long_lived_work_runs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    pid = os.fork()
+    if pid == 0:  # a control plane whose commands just sleep: the loop's rules, without MLflow's start-up
+        try:
+            _serve_sleeper(home, idle=1.0)
+        finally:
+            os._exit(1)
+    try:
+        deadline = time.monotonic() + 10
+        while plane.read_state(home) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        state = plane.read_state(home)
+        assert state is not None and state.pid == pid
+        token = plane.read_token(home)
+        assert token
+
+        began = time.monotonic()
+        outcome = plane.relay(state, token, ["2.5"], state.fingerprint)  # a command longer than the idle timeout
+        assert (outcome.code, outcome.finished) == (0, True)
+        assert time.monotonic() - began >= 2.5
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # still there after the command
+
+        sleeper = subprocess.Popen(["sleep", "30"])
+        marker = plane.control_dir(home) / plane.ACTIVE_DIR
+        marker.mkdir(parents=True, exist_ok=True)
+        (marker / "rollout.json").write_text(json.dumps({"name": "rollout", "pid": sleeper.pid}))
+        time.sleep(2.5)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # long-lived work holds it up
+        sleeper.kill()
+        sleeper.wait()
+
+        deadline = time.monotonic() + 10
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            assert time.monotonic() < deadline, "the control plane did not stop when idle"
+            time.sleep(0.05)
+        pid = 0
+        assert plane.read_state(home) is None and not (plane.control_dir(home) / "control.sock").exists()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(tmp_path: Path) -> None:
+    place = make_place(tmp_path / "killed")
+    try:
+        assert place.run("register", "sr").returncode == 0
+        state = plane.running(place.home)
+        assert state is not None
+        promote = subprocess.Popen(
+            [agentgov(), "promote", "support-router", "1", "--to", "production"],
+            cwd=place.project, env={**place.env, "AGENTGOV_NO_SERVER": "0"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(0.6)  # the child is at work: the gate, the flow, the stage move
+        os.kill(state.pid, signal.SIGKILL)
+        out, err = promote.communicate(timeout=60)
+        if promote.returncode != 0:  # it was cut short: one line says so
+            assert err.count("\n") == 1 and "the control plane (pid" in err and "ended before the command finished" in err, err
+        else:  # it had finished before the kill landed
+            assert "production" in out
+
+        doctor = place.run("doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        verified = place.run("audit", "verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        again = place.run("promote", "support-router", "1", "--to", "production")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(place.run("versions", "support-router", "--json").stdout)[0]["stage"] == "production"
+        fresh = plane.running(place.home)
+        assert fresh is not None and fresh.pid != state.pid
+    finally:
+        plane.stop(place.home)
