@@ -96,8 +96,10 @@ def stop(state: State, as_json: bool) -> None:
     from agentgov.pipelines import control_plane as plane
     from agentgov.pipelines import server as local
 
+    hosted = local.status(state.config).state  # the Prefect server the control plane stops with itself
     stopped = plane.stop(state.config.home)
-    prefect = local.stop(state.config)  # one it left behind (killed), or one an older agentgov started
+    left = local.stop(state.config)  # one a killed control plane left behind, or one an older agentgov started
+    prefect = left or (hosted if stopped is not None else None)
     if as_json:
         print_json({
             "stopped": stopped is not None or prefect is not None,
@@ -106,7 +108,8 @@ def stop(state: State, as_json: bool) -> None:
         })
         return
     if stopped is not None:
-        say(f"Stopped the control plane (pid {stopped.pid})" + (f" and the Prefect server ({prefect.url})." if prefect else "."))
+        said = f" and its Prefect server (pid {prefect.pid}, {prefect.url})" if prefect else ""
+        say(f"Stopped the control plane (pid {stopped.pid}){said}.")
     elif prefect is not None:
         say(f"Stopped the Prefect server (pid {prefect.pid}, {prefect.url}).")
     else:

@@ -131,7 +131,8 @@ def read_token(home: Path) -> str | None:
 
 
 def fingerprint() -> str:
-    """agentgov's version, the installed agentgov plugins and their versions, and the mtimes of agentgov's sources.
+    """agentgov's version, the interpreter and ``PYTHONPATH``, the installed agentgov plugins (their
+    distributions, versions and module files' mtimes) and the mtimes of agentgov's own sources.
 
     A control plane whose fingerprint differs from the client's is restarted
     before the command runs, so an upgrade, a new plugin or an edit of an
@@ -145,7 +146,7 @@ def fingerprint() -> str:
         digest.update(f"agentgov {metadata.version('agentgov')}\n".encode())
     except metadata.PackageNotFoundError:
         digest.update(b"agentgov (not installed)\n")
-    digest.update(f"python {sys.version}\n{sys.executable}\n".encode())
+    digest.update(f"python {sys.version}\n{sys.executable}\nPYTHONPATH={os.environ.get('PYTHONPATH', '')}\n".encode())
     for entry in sorted(metadata.entry_points(group="agentgov"), key=lambda e: (e.name, e.value)):
         dist = entry.dist
         digest.update(f"plugin {entry.name}={entry.value} {dist.name if dist else '?'} {dist.version if dist else '?'}\n".encode())
@@ -758,8 +759,9 @@ class ControlPlane:
         IN_CHILD = True
         parent = os.getppid()
         signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own: Ctrl-C is a KeyboardInterrupt, as in process
         os.setpgid(0, 0)
         _die_with(parent)
         with contextlib.suppress(Exception):

@@ -24,12 +24,12 @@ os.environ.setdefault("AGENTGOV_NO_SERVER", "1")
 @pytest.fixture(autouse=True)
 def _no_control_plane_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """Stop any control plane a test started in its temporary folders (its home's ``server/control.json``)."""
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None  # torn down after this one
     yield
-    if "tmp_path" not in request.fixturenames:
+    if root is None:
         return
     from agentgov.pipelines import control_plane
 
-    root = request.getfixturevalue("tmp_path")
     for pattern in ("*/server/control.json", "*/*/server/control.json", "*/*/*/server/control.json"):
         for found in root.glob(pattern):
             control_plane.stop(found.parent.parent)

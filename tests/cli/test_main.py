@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -413,3 +413,74 @@ def test_promote_with_a_policy_that_ends_the_process_fails_and_records_nothing_u
     assert result["reason"] == "its process ended with exit status 0 before answering (plugin os-exit)"
     assert [d["outcome"] for d in decisions()] == ["blocked"]  # the command finished: the plugin that exits at import did not stop it
     assert "plugin 'exits-at-import' (from acme-exit): failed to import acme_exit: it called sys.exit(0)" in isolated.stderr
+
+
+# -- the same through the home's control plane (`agentgov server`) -------------------------------------
+
+THROUGH_SERVER = {"AGENTGOV_NO_SERVER": "0"}
+
+
+@pytest.fixture
+def control_plane_stopped(agentgov_home: Home) -> Iterator[Home]:
+    from agentgov.pipelines import control_plane
+
+    try:
+        yield agentgov_home
+    finally:
+        control_plane.stop(agentgov_home.root)
+
+
+def _without_start_line(stderr: str) -> str:
+    return stderr.partition("\n")[2] if stderr.startswith("agentgov: starting the control plane for ") else stderr
+
+
+def test_through_the_control_plane_a_plugin_ending_the_process_with_status_0_fails_in_one_line(
+    run_cli: Run, control_plane_stopped: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    from agentgov.pipelines import control_plane
+
+    fake_distribution("acme-exit", {"acme_exit": EXITS_IN_A_HOOK}, {"exits": "acme_exit"})
+    result = run_cli("policies", "list", "--json", env=THROUGH_SERVER)
+    assert control_plane.running(control_plane_stopped.root) is not None  # it ran there, and the control plane lives on
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == UNFINISHED.format(how="a plugin or an agent ended the process, for instance with os._exit(0)")
+
+
+def test_through_the_control_plane_stdin_and_signals_reach_the_command(
+    control_plane_stopped: Home, fake_distribution: Callable[..., Path]
+) -> None:
+    from tests.conftest import agentgov_executable
+
+    fake_distribution("acme-waits", {"acme_waits": WAITS}, {"waits": "acme_waits"})
+    read = subprocess.run(
+        [agentgov_executable(), "policies", "list"], input="hello\n", capture_output=True, text=True,
+        env={**os.environ, **THROUGH_SERVER, "READ_STDIN": "1"}, timeout=120,
+    )
+    assert read.returncode == 0 and _without_start_line(read.stderr) == "read hello\n", read.stderr
+
+    for name, expected in (("SIGINT", (1, "", "\nAborted!\n")), ("SIGTERM", (-signal.SIGTERM, "", ""))):
+        process, worker, sleeper = _started(THROUGH_SERVER, start_new_session=True)
+        assert worker != process.pid  # the command runs in the control plane's child
+        os.kill(process.pid, getattr(signal, name))
+        out, err = process.communicate(timeout=30)
+        assert (process.returncode, out, err) == expected
+        assert _gone(worker)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sleeper, signal.SIGKILL)
+
+    # The caller killed outright: its command goes with it, as under the supervisor.
+    process, worker, sleeper = _started(THROUGH_SERVER, start_new_session=True)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert _gone(worker) and _gone(sleeper)
+
+
+def test_no_server_and_a_folder_without_a_home_run_in_process(run_cli: Run, agentgov_home: Home, tmp_path: Path) -> None:
+    from agentgov.pipelines import control_plane
+
+    assert run_cli("--no-server", "agents", env=THROUGH_SERVER, check=True).stderr == ""
+    assert control_plane.read_state(agentgov_home.root) is None and not (agentgov_home.root / "server").exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("agents", env={**THROUGH_SERVER, "AGENTGOV_HOME": str(elsewhere / "no-home")})
+    assert "control plane" not in result.stderr and not (elsewhere / "no-home" / "server").exists()

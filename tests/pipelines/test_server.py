@@ -1,4 +1,4 @@
-"""``agentgov server start|stop|status``: a local Prefect server that the flows of this home then use."""
+"""``agentgov server start|stop|status``: the home's control plane and the Prefect server it hosts, which the flows of this home then use."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentgov.core.config import Config
+from agentgov.pipelines import control_plane
 from agentgov.pipelines import server as local
 from agentgov.pipelines.runtime import free_port, healthy, prefect_api
 
@@ -26,6 +27,7 @@ def stopped_afterwards(agentgov_config: Config) -> Iterator[Config]:
     try:
         yield agentgov_config
     finally:
+        control_plane.stop(agentgov_config.home)
         local.stop(agentgov_config)
 
 
@@ -51,6 +53,11 @@ def test_start_status_register_and_stop_on_the_cli(
     assert (shown["running"], shown["healthy"], shown["port"]) == (True, True, port)
     assert healthy(shown["api_url"])
     assert "Already running" in run_cli("server", "start", "--port", str(port), check=True).stdout
+    control = shown["control_plane"]
+    assert control["running"] is True and control["prefect_url"] == f"http://127.0.0.1:{port}"
+    told = run_cli("server", "status", check=True).stdout
+    assert f"control plane: running (pid {control['pid']}" in told and f"fingerprint {control['fingerprint']}" in told
+    assert "active work: none" in told and f"UI at http://127.0.0.1:{port}" in told
 
     registered = run_cli("register", str(agent_dir), check=True)
     assert registered.stderr == ""
@@ -59,10 +66,11 @@ def test_start_status_register_and_stop_on_the_cli(
     assert one_run(config, f"register {agent_name}").state == "COMPLETED"
     assert not (config.home / "prefect" / "server.log").exists()  # no embedded server was needed
 
-    assert f"pid {shown['pid']}" in run_cli("server", "stop", check=True).stdout
-    assert not _alive(shown["pid"]) and not healthy(shown["api_url"])
+    stopped = run_cli("server", "stop", check=True).stdout
+    assert f"control plane (pid {control['pid']})" in stopped and f"Prefect server (pid {shown['pid']}" in stopped
+    assert not _alive(shown["pid"]) and not control_plane.process_alive(control["pid"], b"agentgov") and not healthy(shown["api_url"])
     assert run_cli("server", "status", check=True).stdout.startswith("stopped")
-    assert run_cli("server", "stop", check=True).stdout.strip() == "No Prefect server was running."
+    assert run_cli("server", "stop", check=True).stdout.strip() == "No control plane or Prefect server was running."
 
 
 def test_a_port_in_use_is_a_one_line_error(stopped_afterwards: Config, run_cli: Run) -> None:
@@ -83,7 +91,7 @@ def test_a_stale_pid_of_another_program_reads_as_stopped(stopped_afterwards: Con
         local.server_dir(stopped_afterwards).mkdir(parents=True, exist_ok=True)
         (local.server_dir(stopped_afterwards) / "server.json").write_text(json.dumps(dataclasses.asdict(state)))
         assert run_cli("server", "status", check=True).stdout.startswith("stopped")
-        assert run_cli("server", "stop", check=True).stdout.strip() == "No Prefect server was running."
+        assert run_cli("server", "stop", check=True).stdout.strip() == "No control plane or Prefect server was running."
         assert other.poll() is None  # and it was left alone
     finally:
         other.kill()
