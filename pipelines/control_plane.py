@@ -987,6 +987,7 @@ def serve(
     finally:
         if not plane.retiring:  # a retiring one leaves the Prefect server to its successor, which adopts it
             prefect_server.stop(config)
+            prefect_server.stop_pid(prefect.pid)  # by its pid too: server.json may be gone with the home
     return 0
 
 

@@ -182,6 +182,16 @@ def stop(config: Config, timeout: float = 20) -> ServerState | None:
     return state
 
 
+def stop_pid(pid: int) -> None:
+    """Stop the Prefect server started as ``pid`` if it still runs (its process group)."""
+    if process_alive(pid):
+        _terminate(pid)
+
+
+def process_alive(pid: int) -> bool:
+    return ServerState(pid=pid, host="", port=0, log="", started_at=0.0).alive()
+
+
 def _terminate(pid: int, timeout: float = 20) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
