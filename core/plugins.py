@@ -25,6 +25,7 @@ import pluggy
 
 from agentgov.core import hookspecs
 from agentgov.core.config import Config
+from agentgov.core.text import short_repr
 from agentgov.core.types import is_slug
 
 T = TypeVar("T")
@@ -574,7 +575,4 @@ def _import_error(exc: BaseException) -> str:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{type(value).__name__} {short_repr(value)}"

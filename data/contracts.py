@@ -22,6 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentgov.core.text import shorten
 from agentgov.data.errors import DatasetUnreadable, SuiteInvalid
 from agentgov.data.readers import read_dataset
 
@@ -212,7 +213,7 @@ def _show(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(text)
 
 
 def validate_file(file: Path, suite_file: Path, *, dataset: str | None = None, suite: str | None = None) -> SuiteResult:

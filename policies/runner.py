@@ -36,6 +36,7 @@ from typing import Any
 
 from agentgov.core.errors import AgentgovError
 from agentgov.core.plugins import Registered
+from agentgov.core.text import short_repr as _short
 from agentgov.core.types import PolicyResult, PolicyStatus
 from agentgov.policies.context import Evidence, EvidenceReads, GateRequest, PolicyContext, PolicyEvidence, from_plain
 from agentgov.policies.protocol import Policy
@@ -256,6 +257,3 @@ def _child(connection: Any, policy: Policy, name: str, params: Any, request: str
     connection.close()
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

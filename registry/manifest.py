@@ -45,6 +45,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, to_json
 
 from agentgov.core.errors import AgentgovError
+from agentgov.core.text import short_repr as _short
 from agentgov.core.types import SLUG_PATTERN, is_slug
 
 if TYPE_CHECKING:
@@ -587,11 +588,6 @@ def _dotted(loc: Sequence[Any]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or TOP
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _line(root: yaml.Node, loc: Sequence[Any], *, missing: bool) -> int:
