@@ -150,6 +150,7 @@ def main() -> None:
         Path(bench.home).mkdir(parents=True)
         bench.agentgov("register", "sr", server=True)  # starts the control plane; version 1
         bench.agentgov("promote", NAME, "1", "--to", "production", server=True)
+        bench.agentgov("register", "sr", server=True)  # version 2, a candidate: what promote --dry-run asks about
         rows: list[tuple[str, float, float, float | None]] = []
         reads: list[tuple[str, tuple[str, ...], str | None]] = [
             ("versions", ("versions", NAME), "read"),
@@ -157,7 +158,7 @@ def main() -> None:
             ("show", ("show", NAME, "1"), "read"),
             ("history", ("history", NAME), "aliases"),
             ("audit verify", ("audit", "verify"), None),
-            ("promote --dry-run", ("promote", NAME, "1", "--to", "shadow", "--dry-run"), "read"),
+            ("promote --dry-run", ("promote", NAME, "2", "--to", "shadow", "--dry-run"), "read"),
         ]
         for label, args, bare in reads:
             warm = median([bench.agentgov(*args, server=True)[0] for _ in range(runs)])
