@@ -68,20 +68,18 @@ def pointer_of(file: Path) -> Path:
 
 
 def read_pointer(file: Path) -> dict[str, Any] | None:
-    """The ``outs`` entry of ``file``'s DVC pointer (md5, size, hash, path), or None when untracked."""
-    import yaml
+    """The ``outs`` entry of ``file``'s DVC pointer (md5, size, hash), or None when untracked.
+
+    Read bounded (:func:`agentgov.registry.lineage.pointer_out`): a hostile pointer is refused, never expanded.
+    """
+    from agentgov.registry.lineage import pointer_out
 
     pointer = pointer_of(file)
     if not pointer.is_file():
         return None
-    try:
-        outs = yaml.safe_load(pointer.read_text(encoding="utf-8"))["outs"]
-        out = dict(outs[0])
-        str(out["md5"])
-    except (yaml.YAMLError, UnicodeDecodeError, TypeError, KeyError, IndexError, ValueError):
-        raise VersioningError(
-            f"{pointer} is not a DVC pointer file", hint=f"delete it and run `agentgov data add {file}`"
-        ) from None
+    out = pointer_out(file)
+    if out is None:
+        raise VersioningError(f"{pointer} is not a DVC pointer file", hint=f"delete it and run `agentgov data add {file}`")
     return out
 
 

@@ -42,7 +42,7 @@ def git_state(folder: Path) -> tuple[str, bool | None]:
 POINTER_MAX_BYTES = 64 << 10  # a DVC pointer is a few lines; a larger one is not read
 
 
-def _pointer_out(dataset: Path) -> dict[str, str | int] | None:
+def pointer_out(dataset: Path) -> dict[str, str | int] | None:
     """The scalar fields of the first ``outs`` entry of ``dataset``'s DVC pointer; None when it is unreadable.
 
     Bounded: the file is read up to :data:`POINTER_MAX_BYTES`, and only string or
@@ -68,13 +68,13 @@ def dvc_hash(dataset: Path) -> str:
     pointer = dataset.with_name(dataset.name + ".dvc")
     if not pointer.is_file():
         return "untracked"
-    out = _pointer_out(dataset)
+    out = pointer_out(dataset)
     return "unreadable" if out is None else str(out["md5"])
 
 
 def dvc_pointer(dataset: Path) -> str | None:
     """The ``outs`` entry of ``dataset``'s DVC pointer as compact JSON (enough to restore it), or None."""
-    out = _pointer_out(dataset)
+    out = pointer_out(dataset)
     if out is None:
         return None
     return json.dumps({**out, "md5": str(out["md5"])}, sort_keys=True, separators=(",", ":"))

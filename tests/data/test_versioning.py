@@ -9,7 +9,7 @@ import yaml
 from agentgov.core.home import Home
 from agentgov.data.datasets import add_dataset, refuse_dirty, status
 from agentgov.data.errors import DataError, DirtyDatasets, VersioningError
-from agentgov.data.versioning import file_md5, open_repo, restore
+from agentgov.data.versioning import dataset_state, file_md5, open_repo, restore
 
 
 def test_add_tracks_the_file_with_dvc_at_the_git_root_and_lists_it_in_the_manifest(agent: Path, git_repo: Path, agentgov_home: Home) -> None:
@@ -201,3 +201,14 @@ def test_a_remote_dvc_cannot_use_fails_in_one_line_and_changes_nothing_in_git(ag
         add_dataset(agent / "data" / "eval.csv", agent_dir=agent, role="eval", home=agentgov_home.root)
     assert _git_state(git_repo) == before
     assert "datasets" not in (agent / "agent.yaml").read_text()
+
+
+@pytest.mark.timeout(20)
+def test_a_hostile_pointer_file_is_refused_at_once_never_expanded(agent: Path) -> None:
+    """An alias bomb in a .dvc file hung the dataset check (str() of the md5 expanded every alias)."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    (agent / "data" / "eval.csv.dvc").write_text("\n".join(levels) + "\nouts:\n- md5: *a9\n  path: eval.csv\n")
+
+    with pytest.raises(VersioningError, match=r"eval.csv.dvc is not a DVC pointer file"):
+        dataset_state(agent, "data/eval.csv", "eval")
