@@ -60,6 +60,7 @@ def main() -> None:
 
     from agentgov.core.config import load_config
     from agentgov.pipelines import server
+    from agentgov.pipelines.runtime import free_port
 
     scratch = Path(tempfile.mkdtemp(prefix="agentgov-prefect-bench-"))
     script = scratch / "trivial.py"
@@ -92,7 +93,7 @@ def main() -> None:
     served = env("ag-served")
     config = load_config(environ=served)
     try:
-        server.start(config, port=_free_port())
+        server.start(config, port=free_port())
         timed(script, "run_flow", served)
         measure("agentgov run_flow, `agentgov server` running", "run_flow", lambda i: served)
     finally:
@@ -107,12 +108,6 @@ def main() -> None:
         print(
             f"| {label:<50} | {median:8.2f} | {min(times):5.2f} | {max(times):5.2f} | {median - plain:10.2f} | {lines:12d} |"
         )
-
-
-def _free_port() -> int:
-    from agentgov.pipelines.runtime import free_port
-
-    return free_port()
 
 
 if __name__ == "__main__":

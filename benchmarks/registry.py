@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,13 +33,13 @@ EXAMPLE = REPO / "examples" / "support-router"
 def server(workdir: Path) -> Iterator[str]:
     import psycopg2
 
+    from agentgov.pipelines.runtime import free_port
+
     admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
     admin.autocommit = True
     database = f"agentgov_bench_{uuid.uuid4().hex[:8]}"
     admin.cursor().execute(f"CREATE DATABASE {database}")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(workdir / "server.log", "w")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",

@@ -25,6 +25,7 @@ from agentgov.core.config import load_config
 from agentgov.core.home import Home
 from agentgov.core.plugins import PluginManager
 from agentgov.pipelines.registration import register
+from agentgov.pipelines.runtime import free_port
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 REPO = Path(__file__).resolve().parents[2]
@@ -83,12 +84,6 @@ def test_import_then_drift_then_list_and_open_the_report(agent: str, agentgov_ho
     assert result["status"] == "insufficient-data" and result["current_rows"] < 30 and result["report"] is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agentgov_home: Home, run_cli: Run) -> None:
     assert run_cli("drift", "ui").stderr.startswith("agentgov: error: no Evidently workspace at")
     now = datetime.now(UTC)
@@ -97,7 +92,7 @@ def test_drift_ui_serves_the_agents_project_from_the_workspace(agent: str, agent
     run_cli("log", "import", "calls.csv", "--agent", agent, "--version", "1", check=True)
     run_cli("drift", agent, "--version", "1", "--reference", "reference.csv", check=True)
 
-    port = _free_port()
+    port = free_port()
     server = _start_ui(port)
     try:
         projects = _get(port, "/api/projects", server)

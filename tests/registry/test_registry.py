@@ -15,6 +15,7 @@ from agentgov.core.plugins import PluginManager
 from agentgov.core.types import AgentRef, Stage
 from agentgov.pipelines.promotion import promote, rollback
 from agentgov.pipelines.registration import register
+from agentgov.pipelines.runtime import free_port
 from agentgov.registry import load_agent
 from agentgov.registry.backend import connect
 from agentgov.registry.doctor import check
@@ -212,11 +213,7 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_2(
 
 
 def test_a_server_that_is_down_is_a_clear_error_and_nothing_is_written(agentgov_home: Home, agent_dir: Path, run_cli: Run) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    port = free_port()  # nothing listens there
 
     def state() -> list[Path]:
         # The embedded Prefect server's own state and logs record the failed flow run; nothing else may change.
