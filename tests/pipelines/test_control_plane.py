@@ -134,6 +134,20 @@ def test_every_command_behaves_the_same_with_the_control_plane_and_without(
     assert plane.running(cold.home) is None  # --no-server never starts one
 
 
+def test_flows_run_in_the_control_plane_are_recorded_in_its_prefect_server(places: tuple[Place, Place]) -> None:
+    from agentgov.core.config import load_config
+
+    from .conftest import one_run
+
+    warm, _ = places
+    state = plane.running(warm.home)
+    assert state is not None and state.prefect_url
+    config = load_config(warm.project, environ={"AGENTGOV_HOME": str(warm.home)})
+    rollback = one_run(config, "rollback support-router")
+    assert rollback.state == "COMPLETED" and rollback.task_runs
+    assert all(state == "COMPLETED" for state in rollback.task_states())
+
+
 def test_the_control_plane_files_are_private_and_a_request_without_the_token_is_refused(places: tuple[Place, Place]) -> None:
     warm, _ = places
     assert warm.run("agents").returncode == 0
