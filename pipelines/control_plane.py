@@ -232,7 +232,8 @@ def _send_request(sock: socket.socket, request: Mapping[str, Any], fds: list[int
     body = json.dumps(request).encode()
     frame = _HEADER.pack(len(body)) + body
     sent = socket.send_fds(sock, [frame], fds) if fds else sock.send(frame)
-    sock.sendall(frame[sent:])
+    if sent < len(frame):  # (an empty send after the peer answered and closed would fail with EPIPE)
+        sock.sendall(frame[sent:])
 
 
 def _receive_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -338,13 +339,19 @@ def relay(state: ControlState, token: str, argv: list[str], fp: str, *, on_pid: 
         raise ControlPlaneError(f"cannot connect to the control plane ({exc.strerror or exc})") from None
     fds = [fd if _is_open(fd) else os.open(os.devnull, os.O_RDWR) for fd in (0, 1, 2)]
     request = {"token": token, "op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "fingerprint": fp}
+    lines = _Lines(sock)
     try:
         _send_request(sock, request, fds)
         sock.settimeout(None)
     except OSError as exc:
+        try:  # it may have refused the request (and closed) before reading all of it: say why if it did
+            answer = lines.next()
+        except ValueError:
+            answer = None
         sock.close()
+        if answer is not None and "refused" in answer:
+            return Outcome(refused=str(answer["refused"]))
         raise ControlPlaneError(f"cannot send the command to the control plane ({exc.strerror or exc})") from None
-    lines = _Lines(sock)
     outcome = Outcome()
     try:
         first = lines.next()
