@@ -115,9 +115,10 @@ def test_doctor_repair_finishes_an_interrupted_move(
     found = run_cli("doctor")
     assert found.returncode == 1 and "was interrupted" in found.stdout and "--repair" in found.stdout
 
-    repaired = run_cli("doctor", "--repair")
-    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    repaired = run_cli("doctor", "--repair")  # the shared server holds other tests' agents too: judge only this one
     assert f"repaired: completed the interrupted move of {agent_name}/{killed} to production" in repaired.stdout
+    assert agent_name not in repaired.stdout.replace(f"repaired: completed the interrupted move of {agent_name}", "")
+    assert doctor.check(mlflow_client, agent_name) == []
     assert productions(mlflow_client, agent_name) == [killed]
     assert aliases(mlflow_client, agent_name)["previous-production"] == first.version
     assert run_cli("audit", "verify").returncode == 0
