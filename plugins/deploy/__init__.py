@@ -1,0 +1,1 @@
+"""Built-in deploy targets: ``bentoml-local`` (a bento per version, served on loopback) and ``kubernetes`` (manifests)."""
