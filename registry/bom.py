@@ -95,7 +95,11 @@ class Bom:
         found += [Item("dataset", path, data["md5"]) for path, data in sorted(d["datasets"].items())]
         found += [Item("contract", name, suite["sha256"]) for name, suite in sorted(d["contracts"].items())]
         found += [Item("requirement", name, pin) for name, pin in sorted(d["requirements"].items())]
-        found.append(Item("bento", "tag", d.get("bento")))
+        bento = d.get("bento")
+        if isinstance(bento, Mapping):  # {"tag", "sha256"} once `agentgov build` made the version's bento
+            found += [Item("bento", "tag", bento.get("tag")), Item("bento", "sha256", bento.get("sha256"))]
+        else:
+            found.append(Item("bento", "tag", bento))
         found += [Item("version", name, installed) for name, installed in sorted(d["versions"].items())]
         return found
 
@@ -209,6 +213,19 @@ def read(client: MlflowClient, version: AgentVersion) -> Bom:
     if bom.sha256 != tags.get(TAG_BOM_SHA256):
         raise BomUnavailable(f"the bill of materials of {version.ref} at {uri} does not match its recorded SHA-256: it was changed")
     return bom
+
+
+def record_bento(client: MlflowClient, version: AgentVersion, bento: Mapping[str, str]) -> Bom:
+    """Put the version's bento (``{"tag", "sha256"}``) in its bill of materials; unchanged when it is there already."""
+    current = read(client, version)
+    if current.data.get("bento") == dict(bento):
+        return current
+    updated = Bom({**current.data, "bento": dict(bento)})
+    if version.run_id is None:
+        raise BomUnavailable(f"{version.ref} has no registration run to keep its bill of materials in")
+    if record(client, version.name, version.version, updated, version.run_id) == "artifact" and TAG_BOM in version.tags:
+        client.delete_model_version_tag(version.name, str(version.version), TAG_BOM)  # read() would prefer the old tag
+    return updated
 
 
 def diff(old: Bom, new: Bom, old_manifest: Mapping[str, Any] | None = None, new_manifest: Mapping[str, Any] | None = None) -> list[Change]:
