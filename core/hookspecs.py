@@ -78,6 +78,19 @@ def agentgov_register_deploy_targets(register: Register) -> None:
     """
 
 
+@hookspec
+def agentgov_register_connectors(register: Register) -> None:
+    """Register connector kinds (``http``, ``sqlite``, ``zendesk``...) by calling ``register(kind)``.
+
+    A kind satisfies :class:`agentgov.registry.runtime.ConnectorKind`: a
+    unique ``name`` (what a manifest connector's ``kind:`` names), a
+    ``description`` and ``connect(settings)`` returning a connection whose
+    ``call(action, args)`` executes one tool call. Names are unique across all
+    plugins. Collected when an agent first executes a tool; a connector whose
+    kind no plugin provides is refused at call time, naming the kind.
+    """
+
+
 # -- Lifecycle events: called after the event is in the audit log. ------------
 
 

@@ -45,6 +45,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "agentgov.plugins.policies.cost_budget",
     "agentgov.plugins.policies.latency_slo",
     "agentgov.plugins.evaluators.evidently_drift",
+    "agentgov.plugins.deploy.bentoml_local",
+    "agentgov.plugins.deploy.kubernetes",
+    "agentgov.plugins.connectors.http",
+    "agentgov.plugins.connectors.sqlite",
 )
 
 log = logging.getLogger("agentgov.plugins")

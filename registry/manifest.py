@@ -60,9 +60,11 @@ MAX_DESCRIPTION = 5_000  # characters
 MAX_TEXT = 256  # names, kinds, owners, scopes, pins, tags...
 MAX_PATH = 200  # relative paths; they also become parts of MLflow tag keys (at most 250 characters)
 MAX_EXAMPLE = 64 << 10  # example_request, as JSON
+MAX_TIMEOUT_S = 300  # a tool call's own time limit, at most
 MAX_JSON = 100_000  # the whole manifest as JSON: the `agentgov.manifest` tag (MLflow's limit on a version tag value)
 
 ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py(:[A-Za-z_][A-Za-z0-9_]*)?$"
+CONFIG_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 SCOPE_PATTERN = r"^([a-z0-9_.-]+:[a-z0-9_.*-]+|\*)$"
 RATE_LIMIT_PATTERN = r"^[1-9][0-9]*/(s|min|h|d)$"
 MEMORY_PATTERN = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$"
@@ -133,6 +135,8 @@ RelativePath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(_relati
 PromptRef = _checked(PROMPT_REF_PATTERN, "prompt_ref", "an MLflow prompt registry reference like 'prompts:/support-triage/3'")
 SuitePath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(_suite_path)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+ConfigKey = _checked(CONFIG_KEY_PATTERN, "config_key", "a lowercase key like 'url' or 'token_env'", 64)
+ConfigValue = Annotated[str, Field(max_length=MAX_PATH * 5)] | int | float | bool
 NonEmpty = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 
@@ -172,6 +176,13 @@ class Connector(_Model):
     kind: Text = Field(description="The system, like 'zendesk' or 'postgres'.")
     scopes: list[Scope] = Field(description="What it may do, like 'tickets:read'; '*' for everything.")
     rate_limit: RateLimit | None = Field(default=None, description="At most this many calls, like '10/s' or '600/min'.")
+    config: dict[ConfigKey, ConfigValue] = Field(
+        default_factory=dict,
+        description=(
+            "Settings for the connector's kind (see agentgov plugins list), like 'url' or 'path'. No secrets: a key "
+            "ending in '_env' names an environment variable read when the agent runs ('token_env: HELPDESK_TOKEN')."
+        ),
+    )
 
 
 class Dataset(_Model):
@@ -198,6 +209,18 @@ class Tool(_Model):
     connector: Text = Field(description="A connector named in connectors.")
     action: NonEmpty = Field(description="The action, like 'create_ticket'; unique per connector.")
     schema_: RelativePath = Field(alias="schema", description="JSON Schema file of the tool's arguments, relative.")
+    scope: Scope | None = Field(
+        default=None, description="The scope a call needs, like 'tickets:write'; the connector must grant it. A tool without one is refused when called."
+    )
+    side_effects: bool = Field(
+        default=True, description="Whether a call changes the world; true unless declared false. Shadow mode never executes such a tool."
+    )
+    stub: dict[str, Any] | None = Field(
+        default=None, description="The answer in shadow mode when no paired production call was recorded for the same arguments."
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = Field(
+        default=None, description="A call is abandoned after this many seconds (default 10)."
+    )
 
 
 class Contracts(_Model):

@@ -16,6 +16,7 @@ def test_there_are_hooks() -> None:
     assert HOOKS == [
         "agentgov_mask_patterns",
         "agentgov_on_event",
+        "agentgov_register_connectors",
         "agentgov_register_deploy_targets",
         "agentgov_register_evaluators",
         "agentgov_register_policies",

@@ -17,7 +17,7 @@ from agentgov.policies.scaffold import scaffold
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "plugin-hooks.md"
-PUBLIC = ("agentgov.core", "agentgov.registry", "agentgov.data", "agentgov.policies", "agentgov.evals", "agentgov.deploy")
+PUBLIC = ("agentgov.core", "agentgov.registry", "agentgov.registry.runtime", "agentgov.data", "agentgov.policies", "agentgov.evals", "agentgov.deploy")
 HEAVY = ("mlflow", "prefect", "evidently", "great_expectations", "bentoml", "dvc", "pandas")
 EXAMPLES = (REPO / "examples" / "agentgov-pii-policy", REPO / "examples" / "agentgov-notify-file")
 

@@ -160,7 +160,7 @@ INVALID = [
     (
         "unknown key in a list item",
         MINIMAL + "connectors:\n  - name: helpdesk\n    kind: zendesk\n    scopes: ['*']\n    region: eu\n",
-        "connectors[0].region", 12, "unknown key (expected one of: name, kind, scopes, rate_limit)",
+        "connectors[0].region", 12, "unknown key (expected one of: name, kind, scopes, rate_limit, config)",
     ),
     ("name not a slug", MINIMAL.replace("name: support-router", "name: Support_Router"), "name", 1, "DNS-safe name"),
     ("name too long", MINIMAL.replace("name: support-router", f"name: {'a' * 64}"), "name", 1, "at most 63 characters"),

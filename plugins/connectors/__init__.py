@@ -1,0 +1,1 @@
+"""The built-in connector kinds, one plugin module each."""
