@@ -17,8 +17,8 @@
 
     [[steps.analysis.metrics]]
     name = "error_rate"
-    margin = 0.005             # candidate - production may be up to this much worse
-    mde = 0.03                 # an increase this large is caught with `power`
+    margin = 0.01              # candidate - production may be up to this much worse
+    mde = 0.04                 # an increase this large is caught with `power`
 
     [[steps]]
     kind = "canary"
@@ -270,8 +270,8 @@ drift = true
 
 [[steps.analysis.metrics]]
 name = "error_rate"
-margin = 0.005
-mde = 0.03
+margin = 0.01
+mde = 0.04
 
 [[steps.analysis.metrics]]
 name = "latency_p95_ms"
@@ -286,8 +286,8 @@ min_minutes = 10
 
 [[steps.analysis.metrics]]
 name = "error_rate"
-margin = 0.005
-mde = 0.03
+margin = 0.01
+mde = 0.04
 
 [[steps.analysis.metrics]]
 name = "latency_p95_ms"
@@ -308,8 +308,8 @@ min_minutes = 10
 
 [[steps.analysis.metrics]]
 name = "error_rate"
-margin = 0.005
-mde = 0.02
+margin = 0.01
+mde = 0.03
 
 [[steps.analysis.metrics]]
 name = "latency_p95_ms"
@@ -324,8 +324,8 @@ min_minutes = 10
 
 [[steps.analysis.metrics]]
 name = "error_rate"
-margin = 0.005
-mde = 0.02
+margin = 0.01
+mde = 0.03
 
 [[steps.analysis.metrics]]
 name = "latency_p95_ms"

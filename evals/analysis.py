@@ -103,6 +103,9 @@ class Analysis:
     reason: str
     alpha: float
     p_value: float | None = None
+    pass_n: int | None = (
+        None  # per arm, for a candidate equal to the baseline to pass with the power; None for margin 0
+    )
     method: str = METHOD
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +124,7 @@ class Analysis:
             "reason": self.reason,
             "alpha": float(self.alpha),
             "p_value": _float(self.p_value),
+            "pass_n": self.pass_n,
             "method": self.method,
         }
 
@@ -168,8 +172,31 @@ class Design:
             return 1
         return max(1, math.ceil(self.standardized_effect**2 * pair_variance / self.effect**2))
 
+    def pass_n(self, pair_variance: float, margin: float) -> int | None:
+        """Observations per arm at which a candidate *equal* to the baseline passes with ``power``; None for margin 0.
+
+        The smallest n with ``margin / se(n) >= boundary(n) + z_power``, found by
+        fixed-point iteration from below (the boundary grows slowly with n).
+        """
+        if not margin > 0 or not pair_variance > 0 or not math.isfinite(pair_variance):
+            return None
+        z_power = _Z.inv_cdf(self.power)
+
+        def needed(n: float) -> float:
+            return pair_variance * (boundary(self.tau2 * n / pair_variance, self.alpha) + z_power) ** 2 / margin**2
+
+        n = pair_variance * (self.standardized_effect / margin) ** 2  # the boundary at its lowest
+        for _ in range(100):
+            following = needed(n)
+            if following - n < 0.5:
+                break
+            n = following
+        return max(1, math.ceil(n))
+
     def halfwidth(self, variance: Any) -> Any:
         """Half the width of the confidence sequence when the difference's estimate has ``variance`` (arrays too)."""
+        if isinstance(variance, float | int):
+            return _boundary_one(self.tau2 / variance, self.alpha) * math.sqrt(variance) if variance > 0 else math.inf
         import numpy as np
 
         variance = np.asarray(variance, dtype=float)
@@ -181,9 +208,14 @@ class Design:
         """The always-valid p-value of "difference <= margin": 1 / the one-sided mixture likelihood ratio, at most 1."""
         if not variance > 0:
             return 0.0 if difference > margin else 1.0
-        rho = self.tau2 / variance
         z = (difference - margin) / math.sqrt(variance)
-        return float(min(1.0, math.exp(-_log_mixture(z, rho))))
+        if z <= 0:
+            return 1.0  # the mixture ratio is increasing in z and at most 1 at z = 0
+        rho = self.tau2 / variance
+        share = rho / (1 + rho)
+        log_ratio = math.log(2) - 0.5 * math.log1p(rho) + share * z * z / 2
+        log_ratio += math.log(0.5 * math.erfc(-z * math.sqrt(share) / math.sqrt(2)))
+        return min(1.0, math.exp(-log_ratio)) if log_ratio < 700 else 0.0
 
 
 def boundary(rho: Any, alpha: float) -> Any:
@@ -193,6 +225,8 @@ def boundary(rho: Any, alpha: float) -> Any:
     in ``z``, so the boundary is found by bisection; ``rho`` infinite (no
     variance) gives ``inf``.
     """
+    if isinstance(rho, float | int):
+        return _boundary_one(float(rho), alpha)
     import numpy as np
 
     rho = np.asarray(rho, dtype=float)
@@ -207,6 +241,22 @@ def boundary(rho: Any, alpha: float) -> Any:
         low = np.where(above, low, mid)
     result = np.where(finite, high, np.inf)
     return result if result.ndim else float(result)
+
+
+def _boundary_one(rho: float, alpha: float) -> float:
+    """:func:`boundary` for one ``rho``, in plain floats (a verdict per look needs only this)."""
+    if not (math.isfinite(rho) and rho > 0):
+        return math.inf
+    target = math.log(1 / alpha)
+    share = rho / (1 + rho)
+    constant = math.log(2) - 0.5 * math.log1p(rho)
+    low, high = 0.0, 60.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        # z >= 0 here, so Phi(z * sqrt(share)) is at least 1/2: no underflow.
+        value = constant + share * mid * mid / 2 + math.log(0.5 * math.erfc(-mid * math.sqrt(share) / math.sqrt(2)))
+        low, high = (low, mid) if value >= target else (mid, high)
+    return high
 
 
 def _log_mixture(z: Any, rho: Any) -> Any:
@@ -279,7 +329,8 @@ def analyse_proportion(
     rate = float((baseline_events + 1) / (baseline_n + 2)) if baseline_rate is None else baseline_rate
     _check_rate(rate, mde)
     min_n = design.min_n(_pair_variance(rate, mde))
-    return shown.judge(design, float(p_base), float(p_cand), float(variance), min_n)
+    pass_n = design.pass_n(2 * rate * (1 - rate), margin)
+    return shown.judge(design, float(p_base), float(p_cand), float(variance), min_n, pass_n)
 
 
 def proportion_verdicts(
@@ -355,7 +406,7 @@ def analyse_mean(
     design = Design(alpha, power, mde - margin)
     variance = var_base / base.size + var_cand / cand.size
     min_n = design.min_n(2 * var_base) if np.isfinite(var_base) else None
-    return shown.judge(design, mean_base, mean_cand, variance, min_n)
+    return shown.judge(design, mean_base, mean_cand, variance, min_n, design.pass_n(2 * var_base, margin))
 
 
 def analyse_quantile(
@@ -381,8 +432,9 @@ def analyse_quantile(
         margin, mde = margin * abs(q_base), mde * abs(q_base)
         shown = _Shown(metric, "quantile", margin, base.size, cand.size, alpha)
     design = Design(alpha, power, mde - margin)
-    min_n = design.min_n(2 * base.size * se_base**2)
-    return shown.judge(design, q_base, q_cand, se_base**2 + se_cand**2, min_n)
+    pair_variance = 2 * base.size * se_base**2
+    min_n = design.min_n(pair_variance)
+    return shown.judge(design, q_base, q_cand, se_base**2 + se_cand**2, min_n, design.pass_n(pair_variance, margin))
 
 
 def analyse(
@@ -442,7 +494,9 @@ class _Shown:
             reason = f"no data from the {' or the '.join(arms) or 'arms'}: a metric without data never passes"
         return self._result(None, None, None, None, None, Verdict.INCONCLUSIVE, reason)
 
-    def judge(self, design: Design, baseline: float, candidate: float, variance: float, min_n: int | None) -> Analysis:
+    def judge(
+        self, design: Design, baseline: float, candidate: float, variance: float, min_n: int | None, pass_n: int | None
+    ) -> Analysis:
         difference = candidate - baseline
         half = float(design.halfwidth(variance))
         low, high = difference - half, difference + half
@@ -457,10 +511,17 @@ class _Shown:
         elif high < self.margin:
             reason = f"too few samples to pass: {where}, n {seen} of {min_n} per arm"
         else:
-            reason = f"the interval straddles the margin: {where}, n {seen} (min {min_n})"
-        return self._result(baseline, candidate, difference, (low, high), min_n, verdict, reason, p_value)
+            equal = (
+                "an equal candidate cannot pass a margin of 0"
+                if pass_n is None
+                else f"an equal candidate passes at about {pass_n}"
+            )
+            reason = f"the interval straddles the margin: {where}, n {seen} per arm (min {min_n}; {equal})"
+        return self._result(baseline, candidate, difference, (low, high), min_n, verdict, reason, p_value, pass_n)
 
-    def _result(self, baseline, candidate, difference, interval, min_n, verdict, reason, p_value=None) -> Analysis:  # type: ignore[no-untyped-def]
+    def _result(
+        self, baseline, candidate, difference, interval, min_n, verdict, reason, p_value=None, pass_n=None
+    ) -> Analysis:  # type: ignore[no-untyped-def]
         return Analysis(
             self.metric,
             self.kind,
@@ -476,6 +537,7 @@ class _Shown:
             reason,
             self.alpha,
             p_value,
+            pass_n,
         )
 
 

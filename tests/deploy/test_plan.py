@@ -44,8 +44,8 @@ def test_the_default_plan_shadows_then_canaries_at_5_25_50_then_promotes() -> No
     error_rate = shadow.analysis.metrics[0]
     assert (error_rate.name, error_rate.margin, error_rate.mde, error_rate.relative) == (
         "error_rate",
-        0.005,
-        0.03,
+        0.01,
+        0.04,
         False,
     )
     assert shadow.analysis.alpha == 0.05 and shadow.analysis.power == 0.8

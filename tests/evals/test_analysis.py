@@ -32,13 +32,18 @@ def _binomial_noise(rate: float, runs: int) -> float:
     return 2.5 * math.sqrt(rate * (1 - rate) / runs)
 
 
-def _looks(p_base: float, p_cand: float, runs: int, n: int, seed: int) -> np.ndarray:
+def _looks(
+    p_base: float, p_cand: float, runs: int, n: int, seed: int, margin: float = 0.0, mde: float = 0.03
+) -> np.ndarray:
     """Verdicts of ``runs`` rollouts looked at ``LOOKS`` times each up to ``n`` per arm: shape (runs, LOOKS)."""
     rng = np.random.default_rng(seed)
     at = np.linspace(n / LOOKS, n, LOOKS).astype(int)
-    base = rng.binomial(1, p_base, (runs, n)).cumsum(axis=1)[:, at - 1]
-    cand = rng.binomial(1, p_cand, (runs, n)).cumsum(axis=1)[:, at - 1]
-    return proportion_verdicts(base, at, cand, at, margin=0.0, mde=0.03, baseline_rate=0.02, alpha=ALPHA, power=POWER)
+    steps = np.diff(at, prepend=0)
+    base = rng.binomial(steps, p_base, (runs, LOOKS)).cumsum(axis=1)
+    cand = rng.binomial(steps, p_cand, (runs, LOOKS)).cumsum(axis=1)
+    return proportion_verdicts(
+        base, at, cand, at, margin=margin, mde=mde, baseline_rate=p_base, alpha=ALPHA, power=POWER
+    )
 
 
 def test_the_sample_size_is_that_of_the_sequential_test_and_shown_beside_the_fixed_one() -> None:
@@ -64,6 +69,17 @@ def test_a_three_point_error_rate_increase_is_caught_at_the_stated_power() -> No
     print(f"A/B 2% -> 5% caught by n={n}: {power:.3f}")
     assert POWER - _binomial_noise(POWER, SIMULATIONS) <= power <= 0.95
     assert not (verdicts == "pass").any()
+
+
+def test_an_equal_candidate_passes_at_the_shown_pass_n_with_the_stated_power() -> None:
+    shown = analyse_proportion("error_rate", 20, 1000, 20, 1000, margin=0.01, mde=0.03, baseline_rate=0.02)
+    assert shown.pass_n > shown.min_n and f"an equal candidate passes at about {shown.pass_n}" in shown.reason
+    verdicts = _looks(0.02, 0.02, SIMULATIONS, shown.pass_n, seed=15, margin=0.01)
+    passed = (verdicts == "pass").any(axis=1).mean()
+    print(f"A/A margin 0.01 passed by n={shown.pass_n}: {passed:.3f}")
+    assert passed >= POWER - _binomial_noise(POWER, SIMULATIONS)
+    assert not (verdicts == "fail").any()
+    assert analyse_proportion("error_rate", 20, 1000, 20, 1000, margin=0.0, mde=0.03).pass_n is None
 
 
 def test_a_single_fixed_sample_interval_looked_at_often_would_fail_identical_versions_too_often() -> None:
