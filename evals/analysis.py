@@ -32,7 +32,10 @@ boundary narrowest, and places it at the sample size that catches an increase
 of ``mde`` over the margin with probability ``power``. ``min_n`` is that
 sample size. It is about twice what a single fixed-sample test needs (a
 one-sided arcsine test wants 442 per arm for 2% -> 5% at alpha 0.05, power
-0.8; this test wants about 970): the price of looking as often as one likes.
+0.8; this test wants 971): the price of looking as often as one likes.
+``pass_n`` is the sample size at which a candidate *equal* to the baseline
+passes with ``power`` (none for a margin of 0). docs/rollout-analysis.md
+has a table of both.
 
 **Variances** are plug-in estimates, so validity is asymptotic: proportions
 use one added success and one added failure per arm (Agresti-Caffo), so an arm
