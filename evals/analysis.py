@@ -404,6 +404,8 @@ def analyse_mean(
     mean_base, mean_cand = float(base.mean()), float(cand.mean())
     var_base, var_cand = float(base.var(ddof=1)), float(cand.var(ddof=1))
     if relative:
+        if mean_base == 0:
+            return shown.undefined("the baseline's mean is 0, so a relative margin means nothing; give an absolute one")
         margin, mde = margin * abs(mean_base), mde * abs(mean_base)
         shown = _Shown(metric, "mean", margin, base.size, cand.size, alpha)
     design = Design(alpha, power, mde - margin)
@@ -432,6 +434,10 @@ def analyse_quantile(
     q_base, se_base = _quantile_and_se(base, q)
     q_cand, se_cand = _quantile_and_se(cand, q)
     if relative:
+        if q_base == 0:
+            return shown.undefined(
+                "the baseline's percentile is 0, so a relative margin means nothing; give an absolute one"
+            )
         margin, mde = margin * abs(q_base), mde * abs(q_base)
         shown = _Shown(metric, "quantile", margin, base.size, cand.size, alpha)
     design = Design(alpha, power, mde - margin)
@@ -497,10 +503,16 @@ class _Shown:
             reason = f"no data from the {' or the '.join(arms) or 'arms'}: a metric without data never passes"
         return self._result(None, None, None, None, None, Verdict.INCONCLUSIVE, reason)
 
+    def undefined(self, reason: str) -> Analysis:
+        return self._result(None, None, None, None, None, Verdict.INCONCLUSIVE, reason)
+
     def judge(
         self, design: Design, baseline: float, candidate: float, variance: float, min_n: int | None, pass_n: int | None
     ) -> Analysis:
         difference = candidate - baseline
+        if not variance > 0:
+            reason = "the values have no spread (every one the same), so there is no interval to judge"
+            return self._result(baseline, candidate, difference, None, min_n, Verdict.INCONCLUSIVE, reason)
         half = float(design.halfwidth(variance))
         low, high = difference - half, difference + half
         p_value = design.p_value(difference, variance, self.margin)

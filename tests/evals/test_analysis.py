@@ -182,6 +182,14 @@ def test_mean_cost_within_a_relative_margin_passes() -> None:
     assert analyse("cost", base, cand * 1.3, margin=0.1, mde=0.2, relative=True).verdict is Verdict.FAIL
 
 
+def test_values_without_spread_or_a_zero_baseline_give_no_verdict() -> None:
+    flat = analyse("latency_mean_ms", [5.0] * 50, [9.0] * 50, margin=1.0, mde=2.0)
+    assert flat.verdict is Verdict.INCONCLUSIVE and flat.interval is None and "no spread" in flat.reason
+    json.loads(json.dumps(flat.to_dict(), allow_nan=False))
+    free = analyse("cost", [0.0] * 50, [0.1] * 50, margin=0.1, mde=0.3, relative=True)
+    assert free.verdict is Verdict.INCONCLUSIVE and "give an absolute one" in free.reason
+
+
 def test_too_few_values_for_a_percentile_is_inconclusive() -> None:
     result = analyse("latency_p95_ms", [10.0] * 5, [90.0] * 5, margin=1.0, mde=5.0)
     assert result.verdict is Verdict.INCONCLUSIVE and "at least 20" in result.reason
