@@ -215,3 +215,17 @@ def test_the_boundary_is_wider_than_a_single_look_and_narrowest_at_the_designed_
     assert boundary(design.rho, ALPHA) > 1.645
     assert boundary(design.rho, ALPHA) <= min(boundary(design.rho / 4, ALPHA), boundary(design.rho * 4, ALPHA))
     assert set(METRICS.values()) == {"proportion", "mean", "quantile"}
+
+
+@pytest.mark.parametrize("judge", [analyse_quantile, analyse_mean])
+def test_repeated_looks_at_identical_latencies_rarely_fail(judge) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(23)
+    runs, fails = 200, 0
+    for _ in range(runs):
+        base, cand = rng.lognormal(4.6, 0.5, 1600), rng.lognormal(4.6, 0.5, 1600)
+        looks = (
+            judge("latency_ms", base[:n], cand[:n], margin=0.0, mde=0.3, relative=True)
+            for n in (50, 100, 200, 400, 800, 1600)
+        )
+        fails += any(result.verdict is Verdict.FAIL for result in looks)
+    assert fails / runs <= ALPHA + _binomial_noise(ALPHA, runs)
