@@ -170,6 +170,7 @@ def _register_commands() -> None:
         policy_commands,
         registry_commands,
         server_commands,
+        serving_commands,
         setup_commands,
     )
 
@@ -182,6 +183,7 @@ def _register_commands() -> None:
         policy_commands,
         eval_commands,
         history_commands,
+        serving_commands,
         server_commands,
         plugin_commands,
         audit_commands,

@@ -73,8 +73,10 @@ def agentgov_register_deploy_targets(register: Register) -> None:
     """Register places agents can be deployed to by calling ``register(target)``.
 
     A target satisfies :class:`agentgov.deploy.DeployTarget`: a unique
-    ``name``, a ``description``, ``deploy(agent, **options)`` and
-    ``undeploy(agent)``. Names are unique across all plugins.
+    ``name``, a ``description``, ``build(release, home)`` returning the
+    ``Artifact`` it deploys, ``deploy(request)`` returning a ``Deployment``
+    and ``undeploy(request)`` returning one or ``None``. Names are unique
+    across all plugins; ``agentgov deploy --target NAME`` picks one.
     """
 
 

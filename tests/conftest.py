@@ -10,7 +10,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,86 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         return result
 
     return run
+
+
+# -- one registered version, its bento and a real `bentoml serve` of it, shared by the serving tests ----------
+
+
+@dataclass(frozen=True)
+class ServedAgent:
+    """A home (outside every test's own) holding one registered version of the example agent, promoted to production."""
+
+    config: Any  # agentgov.core.config.Config for that home
+    plugins: Any  # a plugin manager with the built-in plugins only
+    name: str
+    version: int
+    agent_dir: Path
+
+
+@pytest.fixture(scope="session")
+def served_agent(tmp_path_factory: pytest.TempPathFactory) -> ServedAgent:
+    import uuid
+
+    import yaml
+
+    from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import PluginManager
+    from agentgov.core.types import AgentRef, Stage
+    from agentgov.pipelines.promotion import promote
+    from agentgov.pipelines.registration import register
+
+    root = tmp_path_factory.mktemp("served")
+    agent_dir = root / "agent"
+    agent_dir.mkdir()
+    for file in (REPO / "examples" / "support-router").glob("*.py"):
+        shutil.copy(file, agent_dir)
+    manifest = yaml.safe_load((REPO / "examples" / "support-router" / "agent.yaml").read_text())
+    manifest["name"] = f"served-{uuid.uuid4().hex[:8]}"
+    manifest.pop("datasets", None)
+    (agent_dir / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    home = Home(root / "home")
+    home.create()
+    environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": "test-user", "AGENTGOV_NO_SERVER": "1"}
+    config = load_config(start=root, environ=environ)
+    plugins = PluginManager(config)
+    plugins.load_builtins()
+    version = register(agent_dir, config=config, audit=home.audit_log, plugins=plugins, actor="test-user")
+    promote(config, AgentRef(version.name, version=version.version), Stage.PRODUCTION, actor="test-user", audit=home.audit_log, plugins=plugins)
+    return ServedAgent(config, plugins, version.name, version.version, agent_dir)
+
+
+@pytest.fixture(scope="session")
+def served_bento(served_agent: ServedAgent) -> Any:
+    """``pipelines.serving.build`` of the served agent's version: a ``Built`` (version, artifact, resources)."""
+    from agentgov.core.types import AgentRef
+    from agentgov.pipelines.serving import build
+
+    return build(served_agent.config, served_agent.plugins, AgentRef(served_agent.name, version=served_agent.version))
+
+
+@pytest.fixture(scope="session")
+def bento_server(served_agent: ServedAgent, served_bento: Any) -> Iterator[str]:
+    """The bento served by a real ``bentoml serve`` on a free loopback port; its URL. Stopped at the end of the session."""
+    from agentgov.deploy.process import alive, start_time, stop, wait_until_ready
+    from agentgov.pipelines.runtime import free_port
+    from agentgov.plugins.deploy.bentoml_local.bento import bentoml_env
+    from agentgov.plugins.deploy.bentoml_local.target import serve_command
+
+    port = free_port()
+    log = served_agent.config.home / "logs" / "bento-server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        server = subprocess.Popen(
+            serve_command(served_bento.artifact.tag, port), env=bentoml_env(served_agent.config.home),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    started = start_time(server.pid)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/readyz", running=lambda: server.poll() is None, timeout=120, log=log, what="bentoml serve")
+        yield url
+    finally:
+        stop(server.pid, started, timeout=15)
+        server.wait(timeout=10)
+        assert not alive(server.pid, started)
