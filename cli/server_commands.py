@@ -58,6 +58,8 @@ def start(state: State, port: int, host: str, as_json: bool) -> None:
         say(f"Already running (pid {started.pid}): {url}")
     else:
         say(f"Control plane running (pid {started.pid}); Prefect server (pid {prefect.state.pid}): UI at {url}")
+    if started.api_url:
+        say(f"agentgov API: {started.api_url} (127.0.0.1 only; token in {config.home / 'server' / 'token'})")
     if config.prefect_api_url and config.prefect_api_url.rstrip("/") != api_url:
         say(f"Note: prefect.api_url is set ({config.sources['prefect_api_url']}); flows use that API, not this server.")
     else:
@@ -110,6 +112,11 @@ def stop(state: State, as_json: bool) -> None:
     if stopped is not None:
         said = f" and its Prefect server (pid {prefect.pid}, {prefect.url})" if prefect else ""
         say(f"Stopped the control plane (pid {stopped.pid}){said}.")
+        from agentgov.pipelines import runner
+
+        waiting = runner.jobs(state.config.home)
+        if waiting:
+            say(f"{len(waiting)} schedule(s) or job(s) stay active and resume when it starts again (`agentgov monitor list`).")
     elif prefect is not None:
         say(f"Stopped the Prefect server (pid {prefect.pid}, {prefect.url}).")
     else:
@@ -152,6 +159,8 @@ def status_(state: State, as_json: bool) -> None:
         work = [f"{' '.join(c['argv'][:2])} (pid {c['pid']}, {c['running_s']:.0f} s)" for c in control.get("children", [])]
         work += [f"{a['name']} (pid {a['pid']})" for a in control.get("active", [])]
         say(f"  active work: {', '.join(work) if work else 'none'}")
+        if control.get("api_url"):
+            say(f"  agentgov API: {control['api_url']} (token in {state.config.home / 'server' / 'token'})")
     else:
         say("control plane: stopped")
     if shown["running"]:

@@ -16,11 +16,16 @@ the child, so nothing is stale.
 Files, in ``<home>/server/`` (mode 0700):
 
 ``control.sock``  the socket (0600); every request carries the token first.
-``token``         the access token (0600).
-``control.json``  pid, socket, fingerprint, start time, the Prefect UI address.
+``token``         the access token (0600), for the socket and the HTTP API.
+``control.json``  pid, socket, fingerprint, start time, the Prefect UI address, the HTTP API's address.
 ``control.log``   what the control plane itself says (start, refusals, stop).
 ``control.lock``  held by the running control plane: one per home.
 ``active/``       long-lived work (:func:`active_work`): no idle shutdown while any runs.
+``jobs.json``     schedules and long-lived jobs (:mod:`agentgov.pipelines.runner`), resumed by the next control plane.
+
+It also serves agentgov's HTTP API on 127.0.0.1 (:mod:`agentgov.pipelines.api`),
+one forked child per connection, and runs the home's schedules and long-lived
+jobs (:mod:`agentgov.pipelines.runner`) in forked children of their own.
 
 The client side of this module imports the standard library only: it runs
 before every command and must stay far under 100 ms.
@@ -53,6 +58,8 @@ DEFAULT_IDLE_TIMEOUT_S = 15 * 60
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 REQUEST_TIMEOUT_S = 5.0
+API_HOST = "127.0.0.1"  # never anything else: the API is for this machine's console, gateway and scripts
+MAX_API_CHILDREN = 32
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST = 16 << 20
 
@@ -84,6 +91,7 @@ class ControlState:
     log: str
     prefect_url: str | None = None
     home: str = ""
+    api_url: str | None = None  # http://127.0.0.1:PORT/api/v1
 
     def alive(self) -> bool:
         return process_alive(self.pid, b"agentgov")
@@ -539,6 +547,7 @@ class ControlPlane:
         after_fork: Callable[[], None] | None = None,
         on_tick: Callable[[], None] = lambda: None,
         log: Callable[[str], None] | None = None,
+        execute: Callable[[Any], int] | None = None,
     ) -> None:
         self.home = home
         self.folder = control_dir(home)
@@ -554,6 +563,13 @@ class ControlPlane:
         self.retiring = False
         self._log = log or (lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=sys.stderr, flush=True))
         self.started_at = time.time()
+        self.api_children: set[int] = set()
+        self.http: socket.socket | None = None
+        self.api_url: str | None = None
+        from agentgov.pipelines import runner
+
+        self.execute = execute or runner.execute  # runs one job in its child
+        self.runner = runner.Runner(home, fork=self._fork_job, log=self._log)
 
     # set-up ---------------------------------------------------------------------------------------------
     def acquire(self) -> bool:
@@ -588,11 +604,14 @@ class ControlPlane:
         os.chmod(self.socket_path, 0o600)
         self.server.listen(64)
         self.server.setblocking(False)
+        self.http = socket.create_server((API_HOST, 0), backlog=64)  # a free port, chosen by the kernel: no race
+        self.http.setblocking(False)
+        self.api_url = f"http://{API_HOST}:{self.http.getsockname()[1]}/api/v1"
 
     def publish(self) -> ControlState:
         state = ControlState(
             pid=os.getpid(), socket=str(self.socket_path), fingerprint=self.fingerprint, started_at=self.started_at,
-            log=str(self.folder / LOG_NAME), prefect_url=self.prefect_url(), home=str(self.home),
+            log=str(self.folder / LOG_NAME), prefect_url=self.prefect_url(), home=str(self.home), api_url=self.api_url,
         )
         temporary = self.folder / f".{STATE_NAME}.{os.getpid()}"
         temporary.write_text(json.dumps(state.to_dict()), encoding="utf-8")
@@ -616,7 +635,10 @@ class ControlPlane:
         selector = selectors.DefaultSelector()
         selector.register(self.server, selectors.EVENT_READ, "accept")
         selector.register(wake_r, selectors.EVENT_READ, "wake")
+        if self.http is not None:
+            selector.register(self.http, selectors.EVENT_READ, "http")
         self.selector = selector
+        self.runner.tick()  # the schedules and jobs a previous control plane left: resumed now
         self._log(f"control plane {os.getpid()} serving {self.home} (fingerprint {self.fingerprint}, idle timeout {self.idle_timeout:.0f} s)")
         while not self.stopping:
             if self.retiring:
@@ -625,12 +647,16 @@ class ControlPlane:
             for key, _events in selector.select(timeout=1.0):
                 if key.data == "accept":
                     self._accept()
+                elif key.data == "http":
+                    self._accept_http()
                 elif key.data == "wake":
                     with contextlib.suppress(OSError):
                         os.read(wake_r, 4096)
                 elif isinstance(key.data, int):
                     self._client_gone(key.data)
             self._reap()
+            if not self.retiring:
+                self.runner.tick()
             self.on_tick()
             if self._idle():
                 self._log(f"idle for {self.idle_timeout:.0f} s: stopping")
@@ -649,11 +675,16 @@ class ControlPlane:
             self._log("retiring (a newer agentgov or plugin is installed): no new commands; exiting when the running ones end")
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(self.server)
+            if self.http is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(self.http)
+                self.http.close()
+            self.runner.stop()  # its jobs stay active in jobs.json: the successor resumes them, never two runs at once
             self._forget_files()
             self.server.close()
             with contextlib.suppress(OSError):
                 os.close(self._lock)
-        return not self.children
+        return not self.children and not self.api_children
 
     def _forget_files(self) -> None:
         current = read_state(self.home)
@@ -662,8 +693,8 @@ class ControlPlane:
             self.socket_path.unlink(missing_ok=True)
 
     def _idle(self) -> bool:
-        if self.children or self.idle_timeout <= 0:
-            if self.children:
+        if self.children or self.api_children or self.idle_timeout <= 0:
+            if self.children or self.api_children:
                 self.last_activity = time.monotonic()
             return False
         if time.monotonic() - self.last_activity < self.idle_timeout:
@@ -760,8 +791,14 @@ class ControlPlane:
         _send_line(conn, {"pid": pid})
 
     def _become_child(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-        import io
+        self._detach()
+        conn.close()
+        _adopt(fds, request.get("cwd") or "/", request.get("env") or {})
+        self.after_fork()
 
+    def _detach(self) -> None:
+        """In a freshly forked child: default signals, a process group of its own, dying with the control plane, and
+        none of the control plane's sockets, pipes or lock."""
         global IN_CHILD
         IN_CHILD = True
         parent = os.getppid()
@@ -773,33 +810,97 @@ class ControlPlane:
         _die_with(parent)
         with contextlib.suppress(Exception):
             self.selector.close()
-        for fd in self._wake:
+        for fd in getattr(self, "_wake", ()):
             _close(fd)
         self.server.close()
-        conn.close()
+        if self.http is not None:
+            self.http.close()
         for other in self.children.values():
             other.conn.close()
             _close(other.finished)
         self.children = {}
+        self.api_children = set()
+        self.runner.running.clear()
+        self.runner._markers.clear()  # the control plane's markers: not this child's to remove
         with contextlib.suppress(OSError):
             os.close(self._lock)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                _close(fd)
-        os.chdir(request.get("cwd") or "/")
-        env = request.get("env") or {}
-        os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in env.items()})
-        encoding = os.environ.get("PYTHONIOENCODING", "").partition(":")[0] or sys.stdout.encoding or "utf-8"
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding, line_buffering=os.isatty(0))
-        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding, line_buffering=os.isatty(1))
-        sys.stderr = io.TextIOWrapper(
-            io.FileIO(2, "w", closefd=False), encoding=encoding, errors="backslashreplace", line_buffering=True
-        )
-        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
-        self.after_fork()
+
+    # the HTTP API: one forked child per connection ------------------------------------------------------
+    def _accept_http(self) -> None:
+        from agentgov.pipelines import api
+
+        assert self.http is not None
+        try:
+            conn, address = self.http.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        self.last_activity = time.monotonic()
+        if len(self.api_children) >= MAX_API_CHILDREN:
+            with contextlib.suppress(OSError):
+                conn.setblocking(True)
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close()
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                conn.setblocking(True)
+                status = {**self.status(), "pid": os.getppid()}  # computed here: the child is a snapshot of the loop's state
+                context = api.Context(home=self.home, token=self.token, status=status, run=self.run, log=self._log)
+                self._detach()
+                self.after_fork()
+                api.handle(conn, address, context)
+                code = 0
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                with contextlib.suppress(BaseException):
+                    sys.stderr.flush()
+                os._exit(code)
+        conn.close()
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        self.api_children.add(pid)
+
+    # long-lived jobs: one forked child per run ------------------------------------------------------------
+    def _fork_job(self, job: Any) -> int:
+        from agentgov.pipelines import runner
+
+        log = os.open(runner.log_path(self.home, job.id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            _close(log)
+            raise
+        if pid == 0:
+            code = 1
+            try:
+                self._detach()
+                env = dict(os.environ)
+                if job.owner:
+                    env["AGENTGOV_USER"] = job.owner  # the audit log names who scheduled it
+                _adopt([os.open(os.devnull, os.O_RDONLY), log, os.dup(log)], str(self.folder), env)
+                self.after_fork()
+                code = self.execute(job)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                _exit_child(code)
+        _close(log)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        return pid
 
     def _client_gone(self, pid: int) -> None:
         """The client's socket became readable: it closed (killed, or gone). Its command goes with it, as under the supervisor."""
@@ -821,13 +922,20 @@ class ControlPlane:
             self.selector.unregister(child.conn)
 
     def _reap(self) -> None:
-        while self.children:
+        while self.children or self.api_children or self.runner.running:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if pid in self.api_children:
+                self.api_children.discard(pid)
+                self.last_activity = time.monotonic()
+                continue
+            if self.runner.ended(pid, status):
+                self.last_activity = time.monotonic()
+                continue
             child = self.children.pop(pid, None)
             if child is None:
                 continue
@@ -857,6 +965,7 @@ class ControlPlane:
             "uptime_s": round(time.time() - self.started_at, 1),
             "idle_timeout_s": self.idle_timeout,
             "prefect_url": self.prefect_url(),
+            "api_url": self.api_url,
             "children": [{"pid": c.pid, "argv": c.argv, "running_s": round(time.time() - c.started, 1)} for c in self.children.values()],
             "active": active_entries(self.home),
         }
@@ -865,18 +974,22 @@ class ControlPlane:
         """Stop taking requests; end running children (SIGTERM, then SIGKILL); remove the socket and control.json."""
         with contextlib.suppress(OSError):
             self.server.close()
+        if self.http is not None:
+            with contextlib.suppress(OSError):
+                self.http.close()
         self._forget_files()
-        for pid in list(self.children):
+        self.runner.stop()  # the jobs stay active in jobs.json: the next control plane resumes them
+        for pid in [*self.children, *self.api_children]:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while self.children and time.monotonic() < deadline:
+        while (self.children or self.api_children) and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.05)
-        for pid in list(self.children):
+        for pid in [*self.children, *self.api_children]:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-        while self.children and time.monotonic() < deadline + 5:
+        while (self.children or self.api_children) and time.monotonic() < deadline + 5:
             self._reap()
             time.sleep(0.05)
         self._log(f"control plane {os.getpid()} stopped")
@@ -898,6 +1011,77 @@ def fresh_connections() -> None:
         for engine in list(getattr(cls, "_engine_map", {}).values()):
             with contextlib.suppress(Exception):
                 engine.dispose(close=False)
+
+
+def _adopt(fds: list[int], cwd: str, env: Mapping[str, Any]) -> None:
+    """In a child: take ``fds`` as stdin, stdout and stderr (closing them), move to ``cwd``, take ``env`` as the environment."""
+    import io
+
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            _close(fd)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    encoding = os.environ.get("PYTHONIOENCODING", "").partition(":")[0] or sys.stdout.encoding or "utf-8"
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding, line_buffering=os.isatty(0))
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding, line_buffering=os.isatty(1))
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=encoding, errors="backslashreplace", line_buffering=True)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def run_captured(argv: list[str], *, cwd: str, env: Mapping[str, str], run: Callable[[list[str], int], int]) -> dict[str, Any]:
+    """Run a command in a child of this process (a control plane's API child) with its output captured; how it ended.
+
+    The exit code follows the command line's rules: 0 only when the command
+    finished, 128+N when signal N ended it.
+    """
+    import tempfile
+
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    finished_r, finished_w = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(finished_r)
+            os.setpgid(0, 0)
+            _die_with(parent)
+            _adopt([os.open(os.devnull, os.O_RDONLY), os.dup(out.fileno()), os.dup(err.fileno())], cwd, env)
+            code = run(argv, finished_w)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            _exit_child(code)
+    os.close(finished_w)
+    _, status = os.waitpid(pid, 0)
+    os.set_blocking(finished_r, False)
+    try:
+        said = os.read(finished_r, 1)
+    except OSError:
+        said = b""
+    _close(finished_r)
+    number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    code = 128 + number if number else os.waitstatus_to_exitcode(status)
+    if said and not number:
+        code = code or said[0]
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if code == 0 and not said:
+        stderr += "agentgov: error: the command ended before it finished (a plugin or an agent ended the process)\n"
+        code = 1
+    return {"code": code, "signal": number, "finished": bool(said), "stdout": stdout, "stderr": stderr}
 
 
 def _peer(conn: socket.socket) -> str:
@@ -987,7 +1171,10 @@ def serve(
     import threading
 
     threads = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
-    log(f"warm in {time.monotonic() - began:.2f} s; Prefect server {prefect.url} (pid {prefect.pid}); other threads: {threads or 'none'}")
+    log(
+        f"warm in {time.monotonic() - began:.2f} s; Prefect server {prefect.url} (pid {prefect.pid}); agentgov API {plane.api_url}; "
+        f"other threads: {threads or 'none'}"
+    )
     plane.publish()
     try:
         plane.serve()
@@ -1019,6 +1206,7 @@ __all__ = [
     "read_state",
     "read_token",
     "relay",
+    "run_captured",
     "running",
     "serve",
     "spawn",

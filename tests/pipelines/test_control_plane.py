@@ -283,3 +283,118 @@ def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(
         assert fresh is not None and fresh.pid != state.pid
     finally:
         plane.stop(place.home)
+
+
+def _listening(port: int) -> list[str]:
+    """The local addresses listening on ``port`` (hex, as /proc/net/tcp and tcp6 write them)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as rows:
+            for row in list(rows)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.append(address)
+    return found
+
+
+def _call(url: str, token: str | None = None, body: dict | None = None, method: str | None = None) -> tuple[int, object]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_http_api_listens_on_loopback_only_and_answers_only_with_the_token(places: tuple[Place, Place]) -> None:
+    from urllib.parse import urlsplit
+
+    warm, _ = places
+    # What the command line says, first: a command may replace the control plane (a source edited meanwhile).
+    expected_agents = json.loads(warm.run("agents", "--json").stdout)
+    expected_versions = json.loads(warm.run("versions", "support-router", "--json").stdout)
+    state = plane.running(warm.home)
+    token = plane.read_token(warm.home)
+    assert state is not None and state.api_url and token
+    where = urlsplit(state.api_url)
+    assert where.hostname == "127.0.0.1"
+    assert _listening(where.port) == ["0100007F"]  # 127.0.0.1, nothing else, no IPv6
+
+    assert _call(f"{state.api_url}/health") == (200, {"ok": True, "service": "agentgov", "api": "v1"})
+    for path in ("/status", "/agents", "/agents/support-router/versions", "/jobs"):
+        assert _call(f"{state.api_url}{path}")[0] == 401
+        assert _call(f"{state.api_url}{path}", "0" * 48)[0] == 401
+        assert _call(f"{state.api_url}{path}", token[:-1])[0] == 401
+    assert _call(f"{state.api_url}/run", body={"argv": ["agents"]})[0] == 401
+    assert _call(f"{state.api_url}/jobs", body={"target": "a.b:c", "every_s": 60})[0] == 401
+    assert runner_jobs(warm) == []  # nothing a refused call asked for was done
+
+    code, agents = _call(f"{state.api_url}/agents", token)
+    assert code == 200 and agents == expected_agents
+    code, versions = _call(f"{state.api_url}/agents/support-router/versions", token)
+    assert code == 200 and versions == expected_versions
+    code, missing = _call(f"{state.api_url}/agents/no-such-agent/versions", token)
+    assert code == 404 and "not found" in missing["error"]
+    code, status = _call(f"{state.api_url}/status", token)
+    assert code == 200 and status["pid"] == state.pid and status["api_url"] == state.api_url
+
+    code, ran = _call(f"{state.api_url}/run", token, {"argv": ["versions", "support-router", "--json"], "cwd": str(warm.project)})
+    assert code == 200 and (ran["code"], ran["finished"], ran["stderr"]) == (0, True, "")
+    assert ran["json"] == versions
+    code, failed = _call(f"{state.api_url}/run", token, {"argv": ["show", "no-such-agent", "1"], "cwd": str(warm.project)})
+    assert code == 200 and failed["code"] == 2 and failed["stderr"].count("\n") == 1 and failed["json"] is None
+    assert _call(f"{state.api_url}/run", token, {"argv": "agents"})[0] == 400
+
+    log = Path(state.log).read_text()
+    assert "API refused GET /api/v1/agents from 127.0.0.1: no token" in log
+    assert token not in log and token[:-1] not in log
+
+
+def runner_jobs(place: Place) -> list:
+    from agentgov.pipelines import runner
+
+    return runner.jobs(place.home, include_ended=True)
+
+
+def test_a_drift_monitor_schedule_runs_real_flow_runs_in_the_homes_prefect_server_until_stopped(places: tuple[Place, Place]) -> None:
+    from agentgov.core.config import load_config
+    from agentgov.pipelines import runner
+
+    from .conftest import recorded_runs
+
+    warm, _ = places
+    # An agent with no live version: each run is a real drift-monitor flow run with nothing to check (fast).
+    scheduled = warm.run("monitor", "schedule", "unmonitored-agent", "--every", "2s", "--window", "7d", "--json")
+    assert scheduled.returncode == 0, scheduled.stderr
+    job = json.loads(scheduled.stdout)
+    assert (job["kind"], job["every_s"], job["owner"], job["kwargs"]["agents"]) == ("schedule", 2.0, "test-user", ["unmonitored-agent"])
+
+    deadline = time.monotonic() + 90
+    while runner.get(warm.home, job["id"]).runs < 2 or runner.get(warm.home, job["id"]).last_result is None:
+        assert time.monotonic() < deadline, runner.get(warm.home, job["id"])
+        time.sleep(0.2)
+    assert runner.get(warm.home, job["id"]).last_result == "completed"
+    listed = warm.run("monitor", "list")
+    assert job["id"] in listed.stdout and "unmonitored-agent" in listed.stdout
+    status = json.loads(warm.run("server", "status", "--json").stdout)
+    assert [a["job"] for a in status["control_plane"]["active"] if "job" in a] == [job["id"]]
+
+    config = load_config(warm.project, environ={"AGENTGOV_HOME": str(warm.home)})
+    runs = recorded_runs(config, "monitor drift over 7d")
+    done = [r for r in runs if r.state == "COMPLETED"]
+    assert done, runs
+    assert done[0].task_states("list-live-versions") == ["COMPLETED"] and "no agent in production or shadow" in "".join(done[0].artifacts.values()), done[0]
+
+    stopped = warm.run("monitor", "stop", job["id"][:6])
+    assert stopped.returncode == 0 and f"Stopped schedule {job['id']}" in stopped.stdout
+    assert runner.get(warm.home, job["id"]).status == "cancelled"
+    time.sleep(1.5)  # the control plane notices within a second
+    status = json.loads(warm.run("server", "status", "--json").stdout)
+    assert [a for a in status["control_plane"]["active"] if "job" in a] == []
+    assert warm.run("monitor", "stop", "zzzz").returncode == 2
