@@ -47,8 +47,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "agentgov.plugins.evaluators.evidently_drift",
     "agentgov.plugins.deploy.bentoml_local",
     "agentgov.plugins.deploy.kubernetes",
-    "agentgov.plugins.deploy.bentoml_local",
-    "agentgov.plugins.deploy.kubernetes",
     "agentgov.plugins.connectors.http",
     "agentgov.plugins.connectors.sqlite",
 )
