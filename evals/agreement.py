@@ -17,7 +17,8 @@ tag (:meth:`AgreementSummary.to_rollout_stats`):
 
 One side of a pair is a mapping: ``action`` (or ``response.action``),
 ``tool_calls`` (each ``{"tool": str, "args": ...}`` or any object with
-``tool`` and ``args`` attributes, such as the runtime's recorded tool call),
+``tool`` and ``args`` attributes, such as the runtime's recorded tool call)
+or else ``trace`` (the runtime's trace, or its dict, whose ``calls`` are used),
 ``error``, ``latency_ms``, ``cost``, ``tokens``. Arguments are compared as
 values (``1 == 1.0``, key order ignored), after whatever masking the trace
 applied: two arguments masked to the same text are equal here.
@@ -60,7 +61,7 @@ class Side:
         error = record.get("error")
         return cls(
             action=_canonical(action),
-            tool_calls=tuple(_call(c) for c in record.get("tool_calls") or ()),
+            tool_calls=tuple(_call(c) for c in _calls_of(record)),
             error=None if error in (None, "") else str(error),
             latency_ms=number(record.get("latency_ms")),
             cost=number(record.get("cost")),
@@ -221,6 +222,17 @@ def summarise(
         mean_tokens_delta=_mean([s.tokens_delta for s in scores]),
         examples=tuple(s.difference for s in compared if not s.agree)[:examples],
     )
+
+
+def _calls_of(record: Mapping[str, Any]) -> Sequence[Any]:
+    """``tool_calls``, or the calls of a ``trace`` (a mapping with ``calls`` or an object with a ``calls`` attribute)."""
+    if record.get("tool_calls") is not None:
+        return record["tool_calls"]
+    trace = record.get("trace")
+    if trace is None:
+        return ()
+    calls = trace.get("calls") if isinstance(trace, Mapping) else getattr(trace, "calls", None)
+    return calls or ()
 
 
 def _call(call: Any) -> Call:

@@ -63,6 +63,14 @@ def test_the_action_may_come_from_the_response_and_calls_from_trace_objects() ->
         "tool_calls": [Recorded("billing.refund", {"order": "A-1", "amount": 20})],
     }
     assert score_pair(production, {"action": "refund", "tool_calls": [REFUND]}).agree
+
+    @dataclass(frozen=True)
+    class Traced:  # the shape of the runtime's trace
+        calls: tuple[Recorded, ...]
+
+    traced = {"action": "refund", "trace": Traced((Recorded("billing.refund", {"order": "A-1", "amount": 20}),))}
+    assert score_pair(traced, {"action": "refund", "trace": {"calls": [REFUND]}}).agree
+    assert not score_pair(traced, {"action": "refund", "trace": {"calls": []}}).agree
     with pytest.raises(InvalidValue, match="tool name"):
         score_pair(production, {"action": "refund", "tool_calls": [{"args": {}}]})
 
