@@ -7,7 +7,7 @@ The public API::
     agent.act({"text": "where is my refund?"})
 """
 
-from agentgov.registry.loading import LoadedAgent, load_agent
+from agentgov.registry.loading import LoadedAgent, agent_from_model_dir, load_agent
 from agentgov.registry.model import AgentVersion
 
-__all__ = ["AgentVersion", "LoadedAgent", "load_agent"]
+__all__ = ["AgentVersion", "LoadedAgent", "agent_from_model_dir", "load_agent"]

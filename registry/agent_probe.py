@@ -3,8 +3,10 @@
 Started by :func:`agentgov.registry.packaging.probe` as
 ``python -B agent_probe.py REQUEST RESULT``; never imported by agentgov. It
 imports only the standard library, so what a probe costs is the interpreter
-and the agent's own imports. REQUEST is a JSON file
-``{"folder", "file", "class", "example", "parent"}``; the outcome is written to
+and the agent's own imports (and, for an agent whose ``act`` takes a context,
+agentgov's runtime, which gives it one in ``shadow`` mode: registering never
+causes a side effect). REQUEST is a JSON file
+``{"folder", "file", "class", "example", "parent", "manifest"}``; the outcome is written to
 RESULT as JSON, ``{"response": {...}}`` or ``{"error": "one line"}``. What the
 agent prints stays in this process's stdout and stderr, which the parent reads.
 A ``sys.exit`` in the agent is a named failure; an ``os._exit`` or a signal
@@ -39,7 +41,29 @@ def _exited(exc: SystemExit) -> str:
     return f"sys.exit({exc.code!r})" if exc.code is not None else "sys.exit()"
 
 
-def run(folder: str, file: str, class_name: str, example: dict) -> dict:
+def _shadow_context(manifest: str | None, folder: str):
+    """A shadow-mode context from the manifest beside the agent: side-effecting tools answer with their stubs."""
+    if manifest is None:
+        raise Failure("act(request, ctx) needs a context, and the probe was given no manifest to build it from")
+    from agentgov.registry.manifest import load_manifest
+    from agentgov.registry.runtime import AgentRuntime
+
+    runtime = AgentRuntime.from_manifest(load_manifest(manifest), schema_dir=folder)
+    return runtime.context("shadow", trace_id="registration-probe")
+
+
+def _wants_context(act) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(act).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def run(folder: str, file: str, class_name: str, example: dict, manifest: str | None = None) -> dict:
     path = os.path.join(folder, file)
     spec = importlib.util.spec_from_file_location(os.path.splitext(file)[0], path)
     if spec is None or spec.loader is None:
@@ -58,7 +82,13 @@ def run(folder: str, file: str, class_name: str, example: dict) -> dict:
     if not callable(getattr(agent_class, "act", None)):
         raise Failure(f"{class_name} has no act(request) method")
     try:
-        response = agent_class().act(dict(example))
+        agent = agent_class()
+        if _wants_context(agent.act):
+            response = agent.act(dict(example), _shadow_context(manifest, folder))
+        else:
+            response = agent.act(dict(example))
+    except Failure:
+        raise
     except SystemExit as exc:
         raise Failure(f"act(example_request) called {_exited(exc)}") from None
     except BaseException as exc:
@@ -79,7 +109,7 @@ def main(request_path: str, result_path: str) -> None:
     folder = request["folder"]
     sys.path[0] = folder  # the agent's folder, where this script's own folder was
     try:
-        outcome = {"response": run(folder, request["file"], request["class"], request["example"])}
+        outcome = {"response": run(folder, request["file"], request["class"], request["example"], request.get("manifest"))}
     except Failure as failure:
         outcome = {"error": str(failure)}
     try:

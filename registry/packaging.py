@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
@@ -34,6 +34,7 @@ class Package:
     model_config: dict[str, str] | None
     example_request: dict[str, Any]
     example_response: dict[str, Any] | None
+    tool_schemas: dict[str, Any] = field(default_factory=dict)  # connector.action -> JSON Schema, packaged for the runtime
 
 
 @contextmanager
@@ -112,11 +113,15 @@ def probe_timeout() -> float:
 
 
 def probe(
-    agent_dir: Path, file: str, class_name: str, example: dict[str, Any], *, agent: str | None = None, timeout: float | None = None
+    agent_dir: Path, file: str, class_name: str, example: dict[str, Any], *, agent: str | None = None, timeout: float | None = None,
+    manifest: Path | None = None,
 ) -> dict[str, Any]:
     """Import the agent, build it and run it once on the example request, in a process of its own.
 
     Runs before anything is written, so a broken agent never becomes a version.
+    An agent whose ``act`` takes a context gets one in ``shadow`` mode, built
+    from ``manifest``: registering never causes a side effect (a side-effecting
+    tool is answered by its stub; read-only tools execute).
     The process is killed after ``timeout`` seconds (default :func:`probe_timeout`);
     what the agent prints is kept from agentgov's stdout and stderr (a tail of it
     goes to the debug log and into the error); a ``sys.exit`` or ``os._exit``
@@ -127,7 +132,11 @@ def probe(
     with tempfile.TemporaryDirectory(prefix="agentgov-probe-") as scratch:
         request, result = Path(scratch) / "request.json", Path(scratch) / "result.json"
         request.write_text(
-            json.dumps({"folder": str(agent_dir), "file": file, "class": class_name, "example": example, "parent": os.getpid()}, default=str),
+            json.dumps(
+                {"folder": str(agent_dir), "file": file, "class": class_name, "example": example, "parent": os.getpid(),
+                 "manifest": None if manifest is None else str(manifest)},
+                default=str,
+            ),
             encoding="utf-8",
         )
         process = subprocess.Popen(
@@ -214,21 +223,26 @@ class _Tail:
 
 
 def build(
-    agent_dir: Path, manifest_path: Path, entrypoint: tuple[str, str | None], example: dict[str, Any], *, agent: str | None = None
+    agent_dir: Path, manifest_path: Path, entrypoint: tuple[str, str | None], example: dict[str, Any], *, agent: str | None = None,
+    tools: Any = (),
 ) -> Package:
+    from agentgov.registry.runtime.packaged import tool_schemas
+
     file, class_name = entrypoint
+    schemas = tool_schemas(agent_dir, tools)
     if class_name is None:
         # The agent brings its own models-from-code file.
         model_file = agent_dir / file
-        return Package(model_file, code_files(agent_dir, {model_file}), None, example, None)
+        return Package(model_file, code_files(agent_dir, {model_file}), None, example, None, schemas)
     code_paths = code_files(agent_dir, set())
-    response = probe(agent_dir, file, class_name, example, agent=agent)
+    response = probe(agent_dir, file, class_name, example, agent=agent, manifest=manifest_path)
     return Package(
         python_model=WRAPPER,
         code_paths=code_paths,
         model_config={"module": Path(file).stem, "class": class_name},
         example_request=example,
         example_response=response,
+        tool_schemas=schemas,
     )
 
 
@@ -246,9 +260,16 @@ def log(package: Package, manifest_path: Path, requirements: list[str], agent_di
     import pandas as pd
     from mlflow.models import Model, infer_signature
 
+    from agentgov.registry.runtime.packaged import MANIFEST_ARTIFACT, SCHEMAS_ARTIFACT, SCHEMAS_FILE
+
     request = pd.DataFrame([package.example_request])
     signature = infer_signature(request, pd.DataFrame([package.example_response])) if package.example_response else None
-    with on_path(agent_dir), _output_kept_aside("logging the model") as printed:
+    artifacts = {MANIFEST_ARTIFACT: str(manifest_path)}
+    with tempfile.TemporaryDirectory(prefix="agentgov-tools-") as scratch, on_path(agent_dir), _output_kept_aside("logging the model") as printed:
+        if package.tool_schemas:
+            schemas = Path(scratch) / SCHEMAS_FILE
+            schemas.write_text(json.dumps(package.tool_schemas, sort_keys=True), encoding="utf-8")
+            artifacts[SCHEMAS_ARTIFACT] = str(schemas)
         try:
             return Model.log(
                 artifact_path=None,
@@ -256,7 +277,7 @@ def log(package: Package, manifest_path: Path, requirements: list[str], agent_di
                 flavor=_PYFUNC_WITHOUT_SERVING_CHECK,
                 python_model=str(package.python_model),
                 code_paths=[str(p) for p in package.code_paths],
-                artifacts={"manifest": str(manifest_path)},
+                artifacts=artifacts,
                 model_config=package.model_config,
                 signature=signature,
                 input_example=request,

@@ -67,7 +67,9 @@ def register(
 
     manifest_path = Path(manifest_path).resolve()
     agent_dir = manifest_path.parent
-    package = packaging.build(agent_dir, manifest_path, manifest.entrypoint_parts(), manifest.example_request, agent=manifest.name)
+    package = packaging.build(
+        agent_dir, manifest_path, manifest.entrypoint_parts(), manifest.example_request, agent=manifest.name, tools=manifest.tools
+    )
     tags = {**lineage.collect(agent_dir, manifest_path, [d.path for d in manifest.datasets], actor), **(lineage_tags or {})}
     requirements = _requirements(manifest.requirements)
     bill = bom.build(agent_dir, manifest_path, manifest, requirements)
