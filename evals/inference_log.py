@@ -35,6 +35,7 @@ REQUEST_PREFIX = "request."
 RESPONSE_PREFIX = "response."
 META_COLUMNS = (
     "time", "agent", "version", "stage", "request_id", "pairing_id", "latency_ms", "cost", "error", "trace_id",
+    "rollout_id", "trace",
 )
 REQUIRED_COLUMNS = ("time", "request_id")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -56,6 +57,8 @@ class InferenceRecord:
     cost: float | None = None
     error: str | None = None
     trace_id: str | None = None
+    rollout_id: str | None = None  # the rollout whose routing sent the call here (gateway), None outside one
+    trace: str | None = None  # the runtime's trace as JSON text (what tools it called, with which arguments)
 
     def __post_init__(self) -> None:
         if not is_slug(self.agent):
@@ -80,6 +83,8 @@ class InferenceRecord:
             "cost": self.cost,
             "error": self.error,
             "trace_id": self.trace_id,
+            "rollout_id": self.rollout_id,
+            "trace": self.trace,
         }
         row.update({f"{REQUEST_PREFIX}{k}": v for k, v in self.request.items()})
         row.update({f"{RESPONSE_PREFIX}{k}": self.response.get(k) for k in RESPONSE_FIELDS})
@@ -341,7 +346,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["version"] = pd.to_numeric(frame["version"]).astype("Int64")
     for column in ("latency_ms", "cost", f"{RESPONSE_PREFIX}confidence"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    for column in ("agent", "stage", "request_id", "pairing_id", "error", "trace_id",
+    for column in ("agent", "stage", "request_id", "pairing_id", "error", "trace_id", "rollout_id", "trace",
                    f"{RESPONSE_PREFIX}action", f"{RESPONSE_PREFIX}label", f"{RESPONSE_PREFIX}text"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     ordered = [*META_COLUMNS, *sorted(c for c in frame.columns if str(c).startswith(REQUEST_PREFIX)), *_response_columns()]
