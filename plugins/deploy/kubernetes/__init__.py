@@ -38,6 +38,7 @@ class Kubernetes:
     def deploy(self, request: DeployRequest) -> Deployment:
         import yaml
 
+        from agentgov.plugins.deploy.bentoml_local.bento import bentoml_home
         from agentgov.plugins.deploy.kubernetes import manifests
 
         folder = output_folder(request.home, request.name, request.options.get("output"))
@@ -58,7 +59,8 @@ class Kubernetes:
             artifact=request.artifact.tag,
             status="written",
             files=tuple(written),
-            note=f"image {request.artifact.tag}: `bentoml containerize {request.artifact.tag}`, push it, then `kubectl apply -f {folder}`",
+            note=f"image {request.artifact.tag}: `BENTOML_HOME={bentoml_home(request.home)} bentoml containerize {request.artifact.tag}`, "
+            f"push it, then `kubectl apply -f {folder}`",
         )
 
     def undeploy(self, request: UndeployRequest) -> Deployment | None:
@@ -66,17 +68,30 @@ class Kubernetes:
         present = [folder / f for f in FILES if (folder / f).is_file()]
         if not present:
             return None
+        version, artifact = _written_version(folder / FILES[0])
         for path in present:
             path.unlink()
         return Deployment(
             target=self.name,
             name=request.name,
-            version=0,
-            artifact="",
+            version=version,
+            artifact=artifact,
             status="stopped",
             files=tuple(present),
             note=f"removed the manifests in {folder}; `kubectl delete -f` with them removes what was applied",
         )
+
+
+def _written_version(deployment: Path) -> tuple[int, str]:
+    """The version and image a written Deployment names (0 and "" when it cannot be read)."""
+    import yaml
+
+    try:
+        found = yaml.safe_load(deployment.read_text(encoding="utf-8"))
+        version = int(str(found["metadata"]["labels"]["app.kubernetes.io/version"]).lstrip("v"))
+        return version, str(found["spec"]["template"]["spec"]["containers"][0]["image"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return 0, ""
 
 
 @hookimpl
