@@ -189,6 +189,8 @@ class AgentRuntime:
         except (TypeError, ValueError) as exc:
             raise ToolRefused(spec.name, f"arguments must be JSON values: {exc}") from None
         validator = self._validator(spec)
+        if validator.is_valid(plain):
+            return plain
         from jsonschema.exceptions import best_match
 
         error = best_match(validator.iter_errors(plain))
