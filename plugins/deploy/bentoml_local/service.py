@@ -38,28 +38,15 @@ def _resources(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_agent(model_dir: Path, manifest: Path, described: dict[str, Any]) -> Any:
-    """The agent this bento serves, as agentgov runs it in process.
+    """The agent this bento serves, exactly as agentgov runs it in process: through its governed runtime.
 
-    The one place the served agent is made: once agentgov.registry builds a
-    governed agent from a model folder and its manifest without the registry,
-    call that here instead of building ``LoadedAgent`` directly.
+    The one place the served agent is made. ``described`` is the version as
+    registered (name, number, source, stable tags); ``manifest`` the
+    ``agent.yaml`` packaged with the model. No registry is contacted.
     """
-    import mlflow
+    from agentgov.registry import agent_from_model_dir
 
-    from agentgov.registry import AgentVersion, LoadedAgent
-
-    version = AgentVersion(
-        name=described["name"],
-        version=int(described["version"]),
-        stage=None,  # a bento is a version, whatever stage it holds
-        status="ready",
-        aliases=(),
-        source=described["source"],
-        created_at=int(described["created_at"]),
-        tags=dict(described["tags"]),
-        run_id=described.get("run_id"),
-    )
-    return LoadedAgent(version, mlflow.pyfunc.load_model(str(model_dir)))
+    return agent_from_model_dir(model_dir, {**described, "status": "ready"}, manifest)
 
 
 @bentoml.service(
