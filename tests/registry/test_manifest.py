@@ -500,3 +500,43 @@ def test_links_that_stay_in_the_folder_are_fine(tmp_path: Path) -> None:
     (agent / "v2.txt").write_text("prompt")
     (agent / "current.txt").symlink_to(agent / "v2.txt")
     assert load_manifest(path).prompts[0].path == "current.txt"
+
+
+TOOLS = MINIMAL + """\
+connectors:
+  - name: helpdesk
+    kind: sqlite
+    scopes: ["tickets:write"]
+    config:
+      path_env: HELPDESK_DB
+      retries: 3
+tools:
+  - {connector: helpdesk, action: create_ticket, schema: create.json, scope: "tickets:write", stub: {id: 0}, timeout_s: 2}
+  - {connector: helpdesk, action: find, schema: create.json, scope: "tickets:read", side_effects: false}
+  - {connector: helpdesk, action: legacy, schema: create.json}
+"""
+
+
+def test_tools_declare_scope_side_effects_stub_and_timeout_and_side_effects_default_to_true(tmp_path: Path) -> None:
+    path = write(tmp_path, TOOLS)
+    (tmp_path / "create.json").write_text('{"type": "object"}')
+    manifest = load_manifest(path)
+    create, find, legacy = manifest.tools
+    assert (create.scope, create.side_effects, create.stub, create.timeout_s) == ("tickets:write", True, {"id": 0}, 2.0)
+    assert (find.side_effects, legacy.scope, legacy.side_effects, legacy.stub) == (False, None, True, None)
+    assert manifest.connectors[0].config == {"path_env": "HELPDESK_DB", "retries": 3}
+
+
+@pytest.mark.parametrize(
+    ("replace", "field", "message"),
+    [
+        ("timeout_s: 2", "timeout_s: 900", "less than or equal to 300"),
+        ("      retries: 3", "      Retries: 3", "expected a lowercase key"),
+        ("      retries: 3", "      token: Bearer abcdefghijklmnopqrstu", "looks like a credential (bearer)"),
+        ("side_effects: false", "side_effects: maybe", "valid boolean"),
+    ],
+)
+def test_wrong_tool_and_connector_settings_are_named(tmp_path: Path, replace: str, field: str, message: str) -> None:
+    path = write(tmp_path, TOOLS.replace(replace, field))
+    (tmp_path / "create.json").write_text('{"type": "object"}')
+    assert any(message in found for _, _, found in problems_of(path)), problems_of(path)
