@@ -11,6 +11,7 @@ says (executed, or from a recording or the tool's stub), and recorded in
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 import uuid
@@ -117,7 +118,9 @@ class ToolContext:
         return copy.deepcopy(recorded.result)
 
     def _mask(self, value: Any) -> Any:
-        return self._runtime.masker.value(redact(value))
+        """``value`` as the trace keeps it: JSON (anything else named by its type only, never its repr), masked."""
+        plain = json.loads(json.dumps(value, default=lambda o: f"<{type(o).__name__}>"))
+        return self._runtime.masker.value(redact(plain))
 
     def _record(
         self,

@@ -13,6 +13,10 @@
     Every tool is answered from a recorded trace; a call the trace does not
     hold fails with :class:`NoRecordedAnswer`, recorded as such. Nothing
     executes: this is how a new version is evaluated on yesterday's traffic.
+
+A recorded answer is what the trace holds, masked as it was recorded: where
+production saw ``jane.doe@example.com`` a shadow or replayed agent sees
+``j***@example.com``.
 """
 
 from __future__ import annotations

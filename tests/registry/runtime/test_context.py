@@ -372,3 +372,15 @@ def test_an_unknown_mode_is_one_line(runtime: AgentRuntime) -> None:
 
     with pytest.raises(InvalidValue, match="mode 'dry': expected one of live, shadow, replay"):
         runtime.context("dry")
+
+
+def test_arguments_that_are_not_json_are_refused_and_recorded_by_type_only(runtime: AgentRuntime) -> None:
+    class Secretive:
+        def __repr__(self) -> str:
+            return "password=hunter2"
+
+    ctx = runtime.context()
+    with pytest.raises(ToolRefused, match="arguments must be JSON values"):
+        ctx.call("helpdesk.create_ticket", {"subject": Secretive()})
+    assert only_call(ctx)["args"] == {"subject": "<Secretive>"}
+    assert "hunter2" not in ctx.trace.to_json()
