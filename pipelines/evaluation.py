@@ -77,10 +77,17 @@ def evaluate(
 def run(
     config: Config, eval_set: EvalSet, *, response_field: str, workers: int, on_done: Callable[[], object] | None = None
 ) -> EvalResult:
-    """Load the registered version and call it on every row; what it measured, not yet recorded."""
+    """Load the registered version and call it on every row; what it measured, not yet recorded.
+
+    An agent with tools runs in shadow mode: an offline eval never causes a side
+    effect (each side-effecting tool answers with its stub; read-only tools execute).
+    """
+    from functools import partial
+
     from agentgov.registry.loading import load_agent
 
     agent = load_agent(eval_set.version.ref, config)
     start = time.perf_counter()
-    outcomes = run_eval(agent.act, eval_set, response_field=response_field, workers=workers, on_done=on_done)
+    act = partial(agent.act, mode="shadow")
+    outcomes = run_eval(act, eval_set, response_field=response_field, workers=workers, on_done=on_done)
     return build_result(eval_set, outcomes, response_field=response_field, workers=workers, duration_s=time.perf_counter() - start)
