@@ -28,10 +28,11 @@ def plugins_list(state: State, as_json: bool) -> None:
     from agentgov.deploy import DEPLOY_TARGETS
     from agentgov.evals import EVALUATORS
     from agentgov.policies import POLICIES
+    from agentgov.registry.runtime import CONNECTORS
 
     manager = state.plugins
     provides: dict[str, list[str]] = {}
-    for kind in (POLICIES, EVALUATORS, DEPLOY_TARGETS):
+    for kind in (POLICIES, EVALUATORS, DEPLOY_TARGETS, CONNECTORS):
         for name, registered in manager.collect(kind).items():
             provides.setdefault(registered.plugin, []).append(f"{kind.name} {name}")
     infos = manager.plugins()  # after collecting, so registration problems are included
