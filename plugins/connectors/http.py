@@ -13,6 +13,8 @@ Manifest::
 The arguments (already checked against the tool's schema) are the JSON body;
 the JSON answer is the tool's result. An answer other than 2xx, or one that
 is not JSON, fails the call with its status and the start of its body.
+Redirects are not followed (a redirect would carry the token to wherever it
+points): a 3xx answer fails the call, naming where it pointed.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ class HttpConnection:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._socket_timeout) as response:
+            with _OPENER.open(request, timeout=self._socket_timeout) as response:
                 body = response.read(MAX_ANSWER + 1)
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise RuntimeError(
+                    f"HTTP {exc.code} from {action}: redirects are not followed (to {exc.headers.get('Location')!r})"
+                ) from None
             raise RuntimeError(f"HTTP {exc.code} from {action}: {_start(exc.read(200))}") from None
         except urllib.error.URLError as exc:
             raise RuntimeError(f"cannot reach {self._url}: {exc.reason}") from None
@@ -66,6 +72,14 @@ class HttpConnection:
 
     def close(self) -> None:
         pass
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None  # urllib then raises the 3xx as an HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def _start(body: bytes) -> str:

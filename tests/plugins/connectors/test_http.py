@@ -22,6 +22,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.received.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        if self.path.endswith("/moved"):
+            self.send_response(307)
+            self.send_header("Location", "http://elsewhere.example/steal")
+            self.end_headers()
+            return
         if self.path.endswith("/broken"):
             self.send_response(503)
             self.end_headers()
@@ -69,23 +74,13 @@ def _runtime(url: str, kinds) -> AgentRuntime:
             }
         ],
         "tools": [
-            {
-                "connector": "crm",
-                "action": "lookup",
-                "schema": "s.json",
-                "scope": "customers:read",
-                "side_effects": False,
-            },
-            {
-                "connector": "crm",
-                "action": "broken",
-                "schema": "s.json",
-                "scope": "customers:read",
-                "side_effects": False,
-            },
+            {"connector": "crm", "action": action, "schema": "s.json", "scope": "customers:read", "side_effects": False}
+            for action in ("lookup", "broken", "moved")
         ],
     }
-    return AgentRuntime.from_manifest(manifest, {"crm.lookup": SCHEMA, "crm.broken": SCHEMA}, kinds=kinds)
+    return AgentRuntime.from_manifest(
+        manifest, {"crm.lookup": SCHEMA, "crm.broken": SCHEMA, "crm.moved": SCHEMA}, kinds=kinds
+    )
 
 
 def test_http_posts_the_arguments_and_answers_the_json(server, agentgov_plugins, monkeypatch) -> None:
@@ -97,7 +92,12 @@ def test_http_posts_the_arguments_and_answers_the_json(server, agentgov_plugins,
     assert received == [{"path": "/api/lookup", "body": {"customer": "c-42"}, "auth": "Bearer tok-123456789"}]
     with pytest.raises(ToolFailed, match=r"HTTP 503 from broken: 'down for maintenance'"):
         ctx.call("crm.broken", {"customer": "c-42"})
-    assert [c.outcome for c in ctx.trace.calls] == ["ok", "failed"]
+    with pytest.raises(
+        ToolFailed, match=r"HTTP 307 from moved: redirects are not followed \(to 'http://elsewhere.example/steal'\)"
+    ):
+        ctx.call("crm.moved", {"customer": "c-42"})
+    assert [c.outcome for c in ctx.trace.calls] == ["ok", "failed", "failed"]
+    assert [r["path"] for r in received] == ["/api/lookup", "/api/broken", "/api/moved"]
     assert "tok-123456789" not in ctx.trace.to_json()
 
 
