@@ -170,3 +170,8 @@ def test_a_downloaded_model_folder_builds_the_same_governed_agent_without_the_re
     )
     with pytest.raises(ToolRefused, match="not declared"):
         agent.tool_runtime().context().call("crm.lookup", {})
+
+    # The manifest may also be handed over as a file (a bento carries it beside the model).
+    from_file = agent_from_model_dir(folder, version, manifest=tool_agent / "agent.yaml")
+    assert from_file.act({"subject": "Again"}) == {"ticket": 2}
+    assert from_file.version is version
