@@ -110,7 +110,14 @@ def deploy(
 
     options = {"port": port, "output": str(output) if output else None}
     built, done = serving.deploy(
-        state.config, state.plugins, _ref(ref, version), target=target, options=options, progress=_progress(as_json)
+        state.config,
+        state.plugins,
+        _ref(ref, version),
+        target=target,
+        options=options,
+        progress=_progress(as_json),
+        audit=state.home.audit_log,
+        actor=state.config.user,
     )
     if as_json:
         print_json({**done.to_dict(), "bento_sha256": built.artifact.sha256})
@@ -141,7 +148,14 @@ def undeploy(state: State, name: str, target: str, output: Path | None, as_json:
     AgentRef(name)  # a bad name is one line, exit 2
     options = {"output": str(output) if output else None}
     done = serving.undeploy(
-        state.config, state.plugins, name, target=target, options=options, progress=_progress(as_json)
+        state.config,
+        state.plugins,
+        name,
+        target=target,
+        options=options,
+        progress=_progress(as_json),
+        audit=state.home.audit_log,
+        actor=state.config.user,
     )
     if as_json:
         print_json(done.to_dict() if done else {"name": name, "target": target, "status": "not-deployed"})

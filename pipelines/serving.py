@@ -18,6 +18,7 @@ from agentgov.core.errors import InvalidValue
 from agentgov.core.types import AgentRef
 
 if TYPE_CHECKING:
+    from agentgov.core.audit import AuditLog
     from agentgov.core.config import Config
     from agentgov.core.plugins import PluginManager
     from agentgov.deploy import Artifact, Deployment, DeployTarget, Resources
@@ -102,8 +103,13 @@ def deploy(
     target: str = DEFAULT_TARGET,
     options: Mapping[str, Any] | None = None,
     progress: Progress = _quiet,
+    audit: AuditLog | None = None,
+    actor: str = "",
 ) -> tuple[Built, Deployment]:
-    """Build ``ref``'s artifact and deploy it to ``target``; a local server gets a free loopback port unless one is given."""
+    """Build ``ref``'s artifact and deploy it to ``target``; a local server gets a free loopback port unless one is given.
+
+    With ``audit``, the deployment is recorded there (action ``deploy``) as ``actor``.
+    """
     from agentgov.deploy import DeployRequest
     from agentgov.pipelines.runtime import free_port
 
@@ -120,7 +126,11 @@ def deploy(
         options=chosen,
         progress=progress,
     )
-    return built, deploy_target(plugins, target).deploy(request)
+    done = deploy_target(plugins, target).deploy(request)
+    if audit is not None:
+        payload = {**done.to_dict(), "sha256": built.artifact.sha256, "requested": str(ref)}
+        audit.append(actor=actor, action="deploy", subject=str(built.version.ref), payload=payload)
+    return built, done
 
 
 def undeploy(
@@ -131,14 +141,20 @@ def undeploy(
     target: str = DEFAULT_TARGET,
     options: Mapping[str, Any] | None = None,
     progress: Progress = _quiet,
+    audit: AuditLog | None = None,
+    actor: str = "",
 ) -> Deployment | None:
-    """Stop what ``target`` runs for agent ``name`` (None when nothing was deployed there)."""
+    """Stop what ``target`` runs for agent ``name`` (None when nothing was deployed there); recorded in ``audit`` when given."""
     from agentgov.deploy import UndeployRequest
 
     chosen = {k: v for k, v in (options or {}).items() if v is not None}
-    return deploy_target(plugins, target).undeploy(
+    done = deploy_target(plugins, target).undeploy(
         UndeployRequest(name=name, home=config.home, options=chosen, progress=progress)
     )
+    if audit is not None and done is not None:
+        subject = f"{name}/{done.version}" if done.version else name
+        audit.append(actor=actor, action="undeploy", subject=subject, payload=done.to_dict())
+    return done
 
 
 def serve(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentgov.core.home import Home
 from agentgov.core.types import AgentRef
 from agentgov.deploy import Deployment
 from agentgov.pipelines import serving
@@ -102,7 +103,10 @@ def test_deploy_starts_a_managed_loopback_server_and_undeploy_stops_it(served_ag
 
     config, plugins, name = served_agent.config, served_agent.plugins, served_agent.name
     lines: list[str] = []
-    built, done = serving.deploy(config, plugins, AgentRef(name, version=served_agent.version), progress=lines.append)
+    audit = Home(config.home).audit_log
+    built, done = serving.deploy(
+        config, plugins, AgentRef(name, version=served_agent.version), progress=lines.append, audit=audit, actor="alice"
+    )
     try:
         assert isinstance(done, Deployment) and done.status == "running" and done.url.startswith("http://127.0.0.1:")
         assert built.artifact.tag == served_bento.artifact.tag
@@ -113,8 +117,20 @@ def test_deploy_starts_a_managed_loopback_server_and_undeploy_stops_it(served_ag
         _, again = serving.deploy(config, plugins, AgentRef(name, version=served_agent.version))
         assert (again.pid, again.note) == (done.pid, "already running")
     finally:
-        stopped = serving.undeploy(config, plugins, name)
+        stopped = serving.undeploy(config, plugins, name, audit=audit, actor="alice")
     assert stopped is not None and stopped.status == "stopped"
+    deployed, undeployed = [r for r in audit.records() if r.action in ("deploy", "undeploy")][-2:]
+    assert (deployed.action, deployed.actor, deployed.subject) == ("deploy", "alice", f"{name}/{served_agent.version}")
+    assert (deployed.payload["url"], deployed.payload["pid"], deployed.payload["sha256"]) == (
+        done.url,
+        done.pid,
+        built.artifact.sha256,
+    )
+    assert (undeployed.action, undeployed.subject, undeployed.payload["status"]) == (
+        "undeploy",
+        f"{name}/{served_agent.version}",
+        "stopped",
+    )
     assert not process.alive(done.pid, record.started)
     assert records.read(config.home, name, "bentoml-local") is None
     assert serving.undeploy(config, plugins, name) is None
