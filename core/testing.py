@@ -5,8 +5,8 @@ available in any test suite once agentgov is installed:
 
 ``agentgov_home``
     A fresh home folder and project folder; the working directory is the
-    project and every ``AGENTGOV_*``/``MLFLOW_*`` variable from the outside
-    environment is cleared, so nothing leaks in or out.
+    project and every ``AGENTGOV_*``/``MLFLOW_*`` variable (and ``COLUMNS``) from
+    the outside environment is cleared, so nothing leaks in or out.
 ``agentgov_config``
     The effective :class:`~agentgov.core.config.Config` for that home.
 ``agentgov_plugins``
@@ -31,6 +31,9 @@ _LEAKY_VARIABLES = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_REGISTRY_URI",
     "PREFECT_API_URL",
+    # The outside terminal's size (pytest-xdist workers start with COLUMNS=80): tables print as when piped.
+    "COLUMNS",
+    "LINES",
 )
 
 

@@ -4,6 +4,7 @@ plugin, ``agentgov.core.testing``, exactly as a plugin author gets them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -21,6 +22,74 @@ REPO = Path(__file__).resolve().parents[1]
 # The suite runs commands in process (one control plane per test home would cost seconds each and outlive
 # the test); tests/pipelines/test_control_plane.py runs them through one on purpose.
 os.environ.setdefault("AGENTGOV_NO_SERVER", "1")
+# Tables are as wide as when piped (cli/output.py), not as the outside terminal or the pytest-xdist worker
+# (which starts with COLUMNS=80) says; a test that wants a width passes COLUMNS itself.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+SERVE_MARKER = b"agentgov.cli.server_commands import serve_main"
+
+
+def _control_planes_under(root: Path) -> list[tuple[int, str]]:
+    """(pid, the test that started it) of every control plane whose home lies under ``root`` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if SERVE_MARKER not in (proc / "cmdline").read_bytes():
+                continue
+            env = dict(line.split(b"=", 1) for line in (proc / "environ").read_bytes().split(b"\0") if b"=" in line)
+        except OSError:
+            continue
+        home = env.get(b"AGENTGOV_HOME", b"").decode(errors="replace")
+        if home and Path(home).is_relative_to(root):
+            found.append((int(proc.name), env.get(b"PYTEST_CURRENT_TEST", b"?").decode(errors="replace")))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_control_plane_outlives_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the run (of each xdist worker) no control plane of a home under its temporary folder may
+    run: those still named by a ``control.json`` are stopped; any other is killed and reported as an error."""
+    yield
+    import signal
+
+    from agentgov.pipelines import control_plane
+
+    root = tmp_path_factory.getbasetemp()
+    for found in root.rglob("server/control.json"):
+        control_plane.stop(found.parent.parent)
+    left = _control_planes_under(root)
+    for pid, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, "control planes left running (killed now): " + "; ".join(f"pid {p} from {t}" for p, t in left)
+
+
+WORKERS = 2  # the suite is mostly subprocesses and servers: two workers on a 2-core machine (measured)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run on WORKERS xdist workers unless ``-n`` says otherwise (``-n 0`` or ``-p no:xdist``: serially).
+
+    Here rather than in ``addopts``, which would make ``-p no:xdist`` a usage error."""
+    if not config.pluginmanager.hasplugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if config.option.numprocesses is None:
+        config.option.numprocesses = WORKERS
+    if config.option.dist == "no":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep a module's tests on one xdist worker when they share a module- or class-scoped fixture, so an
+    expensive one (a control plane, a Prefect server, a built wheel) is set up once, not once per worker."""
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        scopes = {d.scope for ds in (defs.name2fixturedefs.values() if defs else ()) for d in ds}
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"server-mode tests need PostgreSQL on {PG['host']}:5432 as user {PG['user']} ({exc}); "
             "start it (`pg_ctlcluster <version> main start`, as .ci/run does) or set AGENTGOV_TEST_PGHOST/PGUSER"
         )
-    database = f"agentgov_test_{uuid.uuid4().hex[:10]}"
+    # One server per xdist worker, each on its own database (the worker id names whose it is).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    database = f"agentgov_test_{worker}_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
     port = free_port()
