@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -147,15 +148,14 @@ def test_a_tool_whose_schema_was_not_packaged_is_refused(make_runtime, ticket_ro
 
 
 def test_rate_limit_refuses_the_call_over_it_and_is_shared_by_every_context(make_runtime, ticket_rows) -> None:
-    runtime = make_runtime(name="rate-limited-agent", connector={"rate_limit": "2/h"})
+    name = f"rate-limited-{uuid.uuid4().hex[:8]}"  # buckets live as long as the process: a name of its own
+    runtime = make_runtime(name=name, connector={"rate_limit": "2/h"})
     first, second = runtime.context(), runtime.context()
     first.call("helpdesk.create_ticket", {"subject": "one"})
     second.call("helpdesk.create_ticket", {"subject": "two"})
     with pytest.raises(ToolRefused, match=r"rate limit 2/h of connector 'helpdesk' exceeded"):
         first.call("helpdesk.create_ticket", {"subject": "three"})
-    again = make_runtime(
-        name="rate-limited-agent", connector={"rate_limit": "2/h"}
-    ).context()  # another load, same process
+    again = make_runtime(name=name, connector={"rate_limit": "2/h"}).context()  # another load, same process
     with pytest.raises(ToolRefused, match="rate limit"):
         again.call("helpdesk.find_tickets", {"subject": "one"})
     assert [row[1] for row in ticket_rows()] == ["one", "two"]
