@@ -256,11 +256,19 @@ def _overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.argument("name")
+@click.option(
+    "--emergency", is_flag=True,
+    help="At once, from any rollout state: production back at the version before the rollout, no canary or shadow traffic; no analysis, always recorded.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def rollback(state: State, name: str, as_json: bool) -> None:
+def rollback(state: State, name: str, emergency: bool, as_json: bool) -> None:
     """Put the previous production version of NAME back in production, in one step."""
     from agentgov.pipelines.runtime import run_flow
+
+    if emergency:
+        _emergency_rollback(state, name, as_json)
+        return
 
     with status(f"Rolling back {name}", quiet=as_json):
         outcome = run_flow(
@@ -272,6 +280,20 @@ def rollback(state: State, name: str, as_json: bool) -> None:
         return
     archived = [v for v, s in plan["stage_updates"].items() if s == "archived"]
     say(f"{name}: production is v{plan['version']} again" + (f"; v{archived[0]} archived" if archived else "") + f" (decision {decision['id']})")
+
+
+def _emergency_rollback(state: State, name: str, as_json: bool) -> None:
+    """No flow and no gate: straight to the registry and the routing, recorded in the audit log."""
+    from agentgov.pipelines.rollout.controller import Context, emergency_rollback
+
+    outcome = emergency_rollback(Context(state.config, state.plugins, state.home.audit_log), name, actor=state.config.user)
+    if as_json:
+        print_json(outcome)
+        return
+    before, after = outcome["aliases_before"], outcome["aliases_after"]
+    rollout = outcome["rollout"]
+    ended = f"; rollout {rollout['id']} of v{rollout['candidate']} {rollout['status'].replace('_', ' ')}" if rollout else ""
+    say(f"{name}: production is v{after.get('production')} (was v{before.get('production')}); no canary or shadow traffic{ended}.")
 
 
 @click.command()

@@ -9,7 +9,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +160,7 @@ def traffic_rows(state: Any, n: int, behaviour: Behaviour, offset: int = 0) -> l
 
     step = state.current_step
     role = "shadow" if step["kind"] == "shadow" else "canary"
-    now = utcnow() + timedelta(seconds=1)
+    now = utcnow()
     records = []
     for i in range(offset, offset + n):
         args = {"ticket": i, "queue": "billing"}

@@ -1,0 +1,224 @@
+"""``agentgov rollout ...``, ``rollback --emergency`` and ``traffic replay`` as a user runs them: the real command
+in a subprocess, on the rollout tests' home (real MLflow on sqlite, the `rollout` flow on an embedded Prefect)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentgov.core.types import AgentRef, Stage
+from agentgov.pipelines.rollout import controller
+from agentgov.pipelines.rollout.state import DONE, PAUSED, RUNNING, read_state
+from agentgov.registry.store import aliases, get, versions
+from tests.pipelines.rollout import conftest as rollout_fixtures
+from tests.pipelines.rollout.conftest import SMALL_PLAN, Behaviour
+
+# The rollout tests' fixtures: one agent in production per module, candidates, plans, the traffic writer.
+rollout_agent = rollout_fixtures.rollout_agent
+ctx = rollout_fixtures.ctx
+candidate = rollout_fixtures.candidate
+small_plan = rollout_fixtures.small_plan
+traffic = rollout_fixtures.traffic
+
+CANARY_PLAN = """\
+name = "canaries"
+
+[[steps]]
+kind = "canary"
+percent = 25
+min_requests = 200
+
+[[steps.analysis.metrics]]
+name = "error_rate"
+margin = 0.05
+mde = 0.3
+
+[[steps]]
+kind = "canary"
+percent = 50
+min_requests = 200
+
+[[steps.analysis.metrics]]
+name = "error_rate"
+margin = 0.05
+mde = 0.3
+
+[[steps]]
+kind = "production"
+"""
+
+
+def productions(ctx: Any, name: str) -> list[int]:
+    return [v.version for v in versions(ctx.client, name) if v.stage is Stage.PRODUCTION]
+
+
+def agentgov(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    from tests.conftest import agentgov_executable as executable
+
+    return subprocess.run(
+        [executable(), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout
+    )
+
+
+def test_start_runs_the_plan_as_a_flow_and_status_shows_the_outcome(
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path
+) -> None:
+    name = rollout_agent.name
+    plan = tmp_path / "plan.toml"
+    plan.write_text(SMALL_PLAN)
+    before = aliases(ctx.client, name)["production"]
+    traffic(name, Behaviour())
+    started = agentgov("rollout", "start", name, str(candidate), "--plan", str(plan), "--poll-s", "0.2")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert (
+        f"of {name}/{candidate} (plan small: shadow -> canary 25% -> production); production is v{before}"
+        in started.stdout
+    )
+    assert "succeeded" in started.stdout and "canary 25%" in started.stdout  # the live lines and the end
+    assert productions(ctx, name) == [candidate]
+
+    shown = agentgov("rollout", "status", name, "--json")
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["rollout"]["status"] == "succeeded" and status["waiting_for"].startswith("nothing: the rollout ended")
+    canary = status["analysis"]
+    assert canary["kind"] == "canary" and canary["counts"] == {"production": 300, "candidate": 300}
+    assert {c["check"] for c in canary["checks"]} == {"error_rate", "latency_mean_ms"}
+    assert all(c["min_n"] and c["interval"] for c in canary["checks"])
+    text = agentgov("rollout", "status", name)
+    assert (
+        "This step's analysis" in text.stdout and "error_rate" in text.stdout and "waiting for: nothing" in text.stdout
+    )
+
+
+def test_bad_input_is_one_line_and_exit_2(ctx: Any, rollout_agent: Any, candidate: int, tmp_path: Path) -> None:
+    plan = tmp_path / "bad.toml"
+    plan.write_text('[[steps]]\nkind = "canary"\npercent = 120\n')
+    refused = agentgov("rollout", "start", rollout_agent.name, str(candidate), "--plan", str(plan))
+    assert refused.returncode == 2 and "percent" in refused.stderr and "Traceback" not in refused.stderr
+    assert agentgov("rollout", "pause", "no-such-agent").returncode == 2
+
+
+def test_a_controller_killed_mid_canary_is_finished_by_rollout_resume(
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path
+) -> None:
+    name = rollout_agent.name
+    plan = tmp_path / "canaries.toml"
+    plan.write_text(CANARY_PLAN)
+    before = aliases(ctx.client, name)["production"]
+    marker = tmp_path / "paused"
+    env = {"AGENTGOV_PAUSE_AT": "rollout.after-traffic-set", "AGENTGOV_PAUSE_FILE": str(marker)}
+    from tests.conftest import agentgov_executable as executable
+
+    worker = subprocess.Popen(
+        [executable(), "rollout", "start", name, str(candidate), "--plan", str(plan), "--poll-s", "0.2"],
+        env={**os.environ, **env, "AGENTGOV_SUPERVISE": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, "the controller never reached the canary"
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)  # kill -9 of the controller, mid-canary
+        worker.communicate()
+
+    # Killed mid-canary: the candidate holds canary with its weight set, production is untouched, the step uncommitted.
+    state = read_state(ctx.client, name)
+    assert (state.status, state.step, state.phase) == (RUNNING, 0, "entering")
+    assert productions(ctx, name) == [before] and aliases(ctx.client, name)["canary"] == candidate
+    from agentgov.pipelines.rollout.traffic import routing
+
+    assert routing(ctx.config, ctx.client, name)["canary_weight"] == 0.25
+
+    traffic(name, Behaviour())
+    resumed = agentgov("rollout", "resume", name, "--poll-s", "0.2")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = read_state(ctx.client, name)
+    assert (final.status, final.phase) == ("succeeded", DONE)
+    assert productions(ctx, name) == [candidate] and aliases(ctx.client, name)["previous-production"] == before
+    story = [r.action for r in ctx.audit.records(subject_prefix=name) if r.payload.get("rollout") == state.id]
+    assert story[:2] == ["rollout.started", "rollout.resumed"] and story[-1] == "rollout.succeeded"
+    assert story.count("rollout.step_entered") == 2  # canary 25% (once, after the resume) and canary 50%
+    changes = [
+        r
+        for r in ctx.audit.records(subject_prefix=name)
+        if r.action == "stage.change" and r.subject == f"{name}/{candidate}"
+    ]
+    assert [c.payload["to"] for c in changes] == ["canary", "production"]  # the canary move was not repeated
+    ctx.audit.verify()
+
+
+def test_emergency_rollback_during_a_paused_rollout_and_after_one_succeeded(
+    ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any
+) -> None:
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    controller.tick(ctx, name)  # in shadow, mirroring
+    paused = agentgov("rollout", "pause", name, env={"AGENTGOV_USER": "bob"})
+    assert paused.returncode == 0 and "paused at step 1 of 3: shadow" in paused.stdout and "by bob" in paused.stdout
+    assert read_state(ctx.client, name).status == PAUSED
+
+    rolled = agentgov("rollback", name, "--emergency", env={"AGENTGOV_USER": "carol"})
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"production is v{before} (was v{before}); no canary or shadow traffic; rollout" in rolled.stdout
+    state = read_state(ctx.client, name)
+    assert (state.status, state.phase, state.reason) == ("rolled_back", DONE, "emergency")
+    assert "shadow" not in aliases(ctx.client, name) and productions(ctx, name) == [before]
+    assert get(ctx.client, AgentRef(name, version=candidate)).stage is Stage.ARCHIVED
+    records = list(ctx.audit.records(subject_prefix=name))
+    assert any(r.action == "rollout.paused" and r.actor == "bob" for r in records)
+    assert any(r.action == "rollout.emergency_rollback" and r.actor == "carol" for r in records)
+    assert any(
+        r.action == "rollout.rolled_back" and r.actor == "carol" and r.payload["rollout"] == state.id for r in records
+    )
+
+
+@pytest.mark.parametrize("point", ["rollout.after-stage"])
+def test_emergency_rollback_restores_production_when_the_controller_died_after_promoting(
+    ctx: Any, rollout_agent: Any, candidate: int, point: str, tmp_path: Path
+) -> None:
+    """The controller moved the candidate to production and died before committing: an emergency rollback restores the baseline."""
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    plan = tmp_path / "direct.toml"
+    plan.write_text('name = "direct"\n[[steps]]\nkind = "production"\n')
+    marker = tmp_path / "paused"
+    from tests.conftest import agentgov_executable as executable
+
+    worker = subprocess.Popen(
+        [executable(), "rollout", "start", name, str(candidate), "--plan", str(plan), "--poll-s", "0.2"],
+        env={**os.environ, "AGENTGOV_PAUSE_AT": point, "AGENTGOV_PAUSE_FILE": str(marker), "AGENTGOV_SUPERVISE": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate()
+    assert productions(ctx, name) == [candidate] and read_state(ctx.client, name).status == RUNNING
+
+    rolled = agentgov("rollback", name, "--emergency", "--json")
+    assert rolled.returncode == 0, rolled.stderr
+    outcome = json.loads(rolled.stdout)
+    assert outcome["aliases_before"]["production"] == candidate and outcome["aliases_after"]["production"] == before
+    assert productions(ctx, name) == [before]
+    assert read_state(ctx.client, name).status == "rolled_back"
