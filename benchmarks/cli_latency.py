@@ -13,7 +13,9 @@ In one run and on one home (a copy of examples/support-router): each of
   command wraps (no agentgov, no Prefect);
 
 plus the first command in a fresh home, the control plane's start included
-(and whether it printed its status line). Each figure is the median of
+(and whether it printed its status line), and the control plane's HTTP API
+answering ``GET /api/v1/agents`` and ``.../versions`` (the console's and the
+gateway's reads; timed from this process, connection included). Each figure is the median of
 ``--runs`` new processes, timed from outside. Prints a markdown table and the
 load average before and after.
 """
@@ -122,6 +124,16 @@ class Bench:
         return max(int(v["version"]) for v in versions)
 
 
+def api_get(url: str, token: str) -> float:
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        answer.read()
+    return time.perf_counter() - began
+
+
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
@@ -151,7 +163,7 @@ def main() -> None:
         bench.agentgov("register", "sr", server=True)  # starts the control plane; version 1
         bench.agentgov("promote", NAME, "1", "--to", "production", server=True)
         bench.agentgov("register", "sr", server=True)  # version 2, a candidate: what promote --dry-run asks about
-        rows: list[tuple[str, float, float, float | None]] = []
+        rows: list[tuple[str, float, float | None, float | None]] = []
         reads: list[tuple[str, tuple[str, ...], str | None]] = [
             ("versions", ("versions", NAME), "read"),
             ("agents", ("agents",), "read"),
@@ -164,6 +176,11 @@ def main() -> None:
             warm = median([bench.agentgov(*args, server=True)[0] for _ in range(runs)])
             cold = median([bench.agentgov(*args, server=False)[0] for _ in range(runs)])
             rows.append((label, warm, cold, median([bench.bare(bare) for _ in range(runs)]) if bare else None))
+        plane = control_plane.running(bench.home)
+        token = control_plane.read_token(bench.home)
+        if plane is not None and plane.api_url and token:
+            for label, path in (("API GET /agents", "/agents"), ("API GET /agents/NAME/versions", f"/agents/{NAME}/versions")):
+                rows.append((label, median([api_get(plane.api_url + path, token) for _ in range(max(runs, 5))]), None, None))
 
         # register, promote (to production) and rollback, each round on a new version.
         timings: dict[tuple[str, bool], list[float]] = {}

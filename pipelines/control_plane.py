@@ -338,7 +338,8 @@ def relay(state: ControlState, token: str, argv: list[str], fp: str, *, on_pid: 
     """Run ``argv`` in a child of the control plane with this process's stdin, stdout and stderr; wait for it.
 
     SIGINT, SIGTERM, SIGHUP and SIGQUIT that reach this process are passed on
-    to the child's process group. Raises :class:`ControlPlaneError` only when
+    to the child's process group; SIGTSTP (Ctrl-Z) stops the child's group and
+    then this process, and the SIGCONT of ``fg`` or ``bg`` continues both. Raises :class:`ControlPlaneError` only when
     the request could not be sent (the caller may then run the command itself).
     """
     try:
@@ -379,8 +380,17 @@ def relay(state: ControlState, token: str, argv: list[str], fp: str, *, on_pid: 
         with contextlib.suppress(OSError):
             os.killpg(outcome.pid or 0, number)
 
+    def suspend(_number: int, _frame: Any) -> None:
+        """Ctrl-Z (or SIGTSTP): stop the command, then this process as a job does; ``fg``/``bg`` continue both."""
+        with contextlib.suppress(OSError):
+            os.killpg(outcome.pid or 0, signal.SIGSTOP)  # the child's group is not the terminal's: it did not get the SIGTSTP
+        os.kill(os.getpid(), signal.SIGSTOP)  # stopped here until SIGCONT (SIGTSTP would be dropped in an orphaned group)
+        with contextlib.suppress(OSError):
+            os.killpg(outcome.pid or 0, signal.SIGCONT)
+
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         previous[number] = signal.signal(number, forward)
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     if on_pid is not None:
         on_pid(outcome.pid)
     try:

@@ -279,6 +279,8 @@ def _started(env: dict[str, str] | None = None, **popen: object) -> tuple[subpro
         [agentgov_executable(), "policies", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **popen
     )
     line = process.stderr.readline()  # type: ignore[union-attr]
+    if line.startswith("agentgov: starting the control plane for "):  # through one that was not running (or was stale)
+        line = process.stderr.readline()  # type: ignore[union-attr]
     assert line.startswith("ready "), line + process.communicate()[1]
     return process, int(line.split()[1]), int(line.split()[2])
 
@@ -468,11 +470,33 @@ def test_through_the_control_plane_stdin_and_signals_reach_the_command(
         with contextlib.suppress(ProcessLookupError):
             os.kill(sleeper, signal.SIGKILL)
 
+    # Ctrl-Z: the command stops with the caller, and continues with it (fg).
+    process, worker, sleeper = _started(THROUGH_SERVER, start_new_session=True)
+    os.kill(process.pid, signal.SIGTSTP)
+    assert _state_becomes(process.pid, "T") and _state_becomes(worker, "T") and _state_becomes(sleeper, "T")
+    os.kill(process.pid, signal.SIGCONT)
+    assert _state_becomes(process.pid, "S") and _state_becomes(worker, "S") and _state_becomes(sleeper, "S")
+    os.kill(process.pid, signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert _gone(worker)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(sleeper, signal.SIGKILL)
+
     # The caller killed outright: its command goes with it, as under the supervisor.
     process, worker, sleeper = _started(THROUGH_SERVER, start_new_session=True)
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
     assert _gone(worker) and _gone(sleeper)
+
+
+def _state_becomes(pid: int, state: str, within: float = 5.0) -> bool:
+    """Whether process ``pid``'s state (/proc's letter: T stopped, S sleeping) becomes ``state`` in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == state:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_no_server_and_a_folder_without_a_home_run_in_process(run_cli: Run, agentgov_home: Home, tmp_path: Path) -> None:

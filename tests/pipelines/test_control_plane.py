@@ -94,7 +94,10 @@ def normal(text: str, place: Place) -> str:
 
 STARTING = "agentgov: starting the control plane for "
 
-# (command, expected exit code): a representative set, in an order that builds on itself.
+# (command, expected exit code), in an order that builds on itself: every command but those that run in process by
+# design (init, version, server), those whose output names a running server (config show: prefect.api_url) and those
+# that need a dataset, traffic or a build (data add|validate|profile|checkout, eval, log import, drift NAME, build,
+# deploy, serve, undeploy), which their own tests run.
 STEPS: list[tuple[tuple[str, ...], int]] = [
     (("register", "sr"), 0),
     (("versions", "support-router"), 0),
@@ -109,6 +112,19 @@ STEPS: list[tuple[tuple[str, ...], int]] = [
     (("history", "support-router", "--json"), 0),
     (("versions", "support-router", "--json"), 0),
     (("audit", "verify"), 0),
+    (("diff", "support-router", "1", "2"), 0),
+    (("doctor",), 0),
+    (("policies", "list"), 0),
+    (("policies", "explain", "support-router", "2", "--to", "shadow"), 2),  # v2 is archived now
+    (("approve", "support-router", "2", "--stage", "production", "--comment", "ok"), 2),  # not by who registered it
+    (("approvals", "support-router", "2"), 0),
+    (("audit", "show", "--agent", "support-router"), 0),
+    (("plugins", "list"), 0),
+    (("manifest", "check", "sr"), 0),
+    (("data", "status", "--agent", "sr"), 0),
+    (("drift", "list", "support-router"), 0),
+    (("monitor", "list"), 0),
+    (("monitor", "schedule", "--every", "1h"), 2),
     (("promote", "support-router", "1", "--to", "nowhere"), 2),
     (("show", "no-such-agent", "1"), 2),
     (("promtoe",), 2),
@@ -276,8 +292,10 @@ def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
         verified = place.run("audit", "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        again = place.run("promote", "support-router", "1", "--to", "production")
-        assert again.returncode == 0, again.stderr
+        before = json.loads(place.run("versions", "support-router", "--json").stdout)[0]["stage"]
+        if before != "production":  # the kill landed before the stage move (else the move is whole: doctor said so)
+            again = place.run("promote", "support-router", "1", "--to", "production")
+            assert again.returncode == 0, again.stderr
         assert json.loads(place.run("versions", "support-router", "--json").stdout)[0]["stage"] == "production"
         fresh = plane.running(place.home)
         assert fresh is not None and fresh.pid != state.pid
