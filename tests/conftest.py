@@ -70,12 +70,13 @@ WORKERS = 2  # the suite is mostly subprocesses and servers: two workers on a 2-
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into workers
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """Run on WORKERS xdist workers unless ``-n`` says otherwise (``-n 0`` or ``-p no:xdist``: serially).
+    """The whole suite (``python -m pytest``, no paths) runs on WORKERS xdist workers unless ``-n`` says
+    otherwise; a run of chosen files or tests stays in one process (no worker start-up, one MLflow server).
 
     Here rather than in ``addopts``, which would make ``-p no:xdist`` a usage error."""
     if not config.pluginmanager.hasplugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    if config.option.numprocesses is None:
+    if config.option.numprocesses is None and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.option.numprocesses = WORKERS
     if config.option.dist == "no":
         config.option.dist = "loadgroup"
