@@ -105,14 +105,19 @@ def routing_of(agent: str, aliases: Mapping[str, Any], tags: Mapping[str, str]) 
         except ValueError as exc:
             raise InvalidValue(f"{agent}: tag {TAG_TRAFFIC} is not a JSON object ({exc})") from None
     rollout_id = traffic.get("id") or default_rollout_id(agent, versions["canary"], versions["shadow"])
+    shares = {}
+    for name, default in (("canary_weight", DEFAULT_CANARY_WEIGHT), ("mirror_share", DEFAULT_MIRROR_SHARE)):
+        value = traffic.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"{agent}: tag {TAG_TRAFFIC}: {name} must be a number from 0 to 1, got {value!r}")
+        shares[name] = float(value)
     return Routing(
         agent=agent,
         production=versions["production"],
         canary=versions["canary"],
-        canary_weight=float(traffic.get("canary_weight", DEFAULT_CANARY_WEIGHT)),
         shadow=versions["shadow"],
-        mirror_share=float(traffic.get("mirror_share", DEFAULT_MIRROR_SHARE)),
         rollout_id=str(rollout_id),
+        **shares,
     )
 
 
