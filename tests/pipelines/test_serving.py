@@ -13,6 +13,10 @@ from agentgov.core.types import AgentRef
 from agentgov.deploy import Deployment
 from agentgov.pipelines import serving
 
+# One registered agent, its bento and a server (session fixtures in tests/conftest.py) serve every module that
+# uses them: they run on one pytest-xdist worker, so those are set up once, not once per worker.
+pytestmark = pytest.mark.xdist_group("served-agent")
+
 REQUESTS = [
     {"subject": "Charged twice", "body": "I was charged twice for my subscription, please refund me."},
     {"subject": "App crashes", "body": "The app crashes with an error when I log in."},

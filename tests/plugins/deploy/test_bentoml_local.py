@@ -12,6 +12,10 @@ from agentgov.deploy import DEPLOY_TARGETS, DeployTarget, Release
 from agentgov.plugins.deploy.bentoml_local import bento
 from agentgov.plugins.deploy.bentoml_local.target import HOST, BentomlLocal, load_error
 
+# One registered agent, its bento and a server (session fixtures in tests/conftest.py) serve every module that
+# uses them: they run on one pytest-xdist worker, so those are set up once, not once per worker.
+pytestmark = pytest.mark.xdist_group("served-agent")
+
 
 @pytest.fixture
 def release(served_agent, tmp_path: Path) -> Release:
