@@ -7,7 +7,8 @@ default, which also joins the Evidently workspace) on the version's MLflow run. 
 failure (no reference data, say) is a row with status ``error``; the others
 are still checked.
 
-Run it on a schedule from a long-running process::
+Run it on a schedule in the home's control plane (``agentgov monitor schedule
+--all --every 1h``, :mod:`agentgov.pipelines.runner`), from a long-running process::
 
     from agentgov.pipelines.drift_monitor import drift_monitor
     drift_monitor.serve(name="hourly", cron="0 * * * *")   # needs PREFECT_API_URL, e.g. `agentgov server start`

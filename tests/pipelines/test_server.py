@@ -58,6 +58,8 @@ def test_start_status_register_and_stop_on_the_cli(
     told = run_cli("server", "status", check=True).stdout
     assert f"control plane: running (pid {control['pid']}" in told and f"fingerprint {control['fingerprint']}" in told
     assert "active work: none" in told and f"UI at http://127.0.0.1:{port}" in told
+    assert control["api_url"].startswith("http://127.0.0.1:") and f"agentgov API: {control['api_url']}" in told
+    assert f"agentgov API: {control['api_url']} (127.0.0.1 only" in started.stdout
 
     registered = run_cli("register", str(agent_dir), check=True)
     assert registered.stderr == ""
