@@ -166,3 +166,27 @@ def test_too_little_traffic_pauses_inconclusive_and_waits_for_a_person(
     assert (aborted.status, aborted.phase) == (ABORTED, DONE)
     assert aliases(ctx.client, name)["production"] == before and "shadow" not in aliases(ctx.client, name)
     assert read_state(ctx.client, name).updated_by in ("carol", "agentgov-rollout")
+
+
+def test_a_latency_regression_is_stopped_by_the_gate_into_canary(
+    ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any, traffic: Any
+) -> None:
+    """The shadow step judges errors and agreement; the gate into canary (shadow-agreement with the step's
+    parameters, fed by the step's statistics) also judges latency p95, and blocks: rolled back from shadow."""
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    traffic(name, Behaviour(latency_ms=180.0))
+    final = controller.drive(ctx, name, poll_s=0.05)
+
+    assert (final.status, final.reason, final.step) == (ROLLED_BACK, "gate blocked", 1)
+    assert "the gate to canary blocked by shadow-agreement (fail)" in final.detail
+    assert aliases(ctx.client, name)["production"] == before and productions(ctx, name) == [before]
+    assert "shadow" not in aliases(ctx.client, name) and stage_of(ctx, name, candidate) is Stage.ARCHIVED
+    gate = [
+        r.payload
+        for r in ctx.audit.records(subject_prefix=name)
+        if r.action == "decision" and r.subject == f"{name}/{candidate}" and r.payload["target"] == "canary"
+    ]
+    [result] = gate[-1]["results"]
+    assert result["status"] == "fail" and "latency p95" in result["reason"] and "limit 1.2x" in result["reason"]
