@@ -303,19 +303,6 @@ def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(
         plane.stop(place.home)
 
 
-def _listening(port: int) -> list[str]:
-    """The local addresses listening on ``port`` (hex, as /proc/net/tcp and tcp6 write them)."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as rows:
-            for row in list(rows)[1:]:
-                local, state = row.split()[1], row.split()[3]
-                address, _, hex_port = local.partition(":")
-                if state == "0A" and int(hex_port, 16) == port:
-                    found.append(address)
-    return found
-
-
 def _call(url: str, token: str | None = None, body: dict | None = None, method: str | None = None) -> tuple[int, object]:
     import urllib.error
     import urllib.request
@@ -333,6 +320,8 @@ def _call(url: str, token: str | None = None, body: dict | None = None, method: 
 def test_the_http_api_listens_on_loopback_only_and_answers_only_with_the_token(places: tuple[Place, Place]) -> None:
     from urllib.parse import urlsplit
 
+    from .test_api import listening
+
     warm, _ = places
     # What the command line says, first: a command may replace the control plane (a source edited meanwhile).
     expected_agents = json.loads(warm.run("agents", "--json").stdout)
@@ -342,7 +331,7 @@ def test_the_http_api_listens_on_loopback_only_and_answers_only_with_the_token(p
     assert state is not None and state.api_url and token
     where = urlsplit(state.api_url)
     assert where.hostname == "127.0.0.1"
-    assert _listening(where.port) == ["0100007F"]  # 127.0.0.1, nothing else, no IPv6
+    assert listening(where.port) == ["0100007F"]  # 127.0.0.1, nothing else, no IPv6
 
     assert _call(f"{state.api_url}/health") == (200, {"ok": True, "service": "agentgov", "api": "v1"})
     for path in ("/status", "/agents", "/agents/support-router/versions", "/jobs"):
