@@ -254,3 +254,26 @@ def test_a_hostile_dvc_pointer_is_unreadable_at_once(tmp_path: Path) -> None:
     (tmp_path / "eval.csv.dvc").write_text("outs:\n- md5: abc123\n  size: 4\n  hash: md5\n  path: eval.csv\n")
     assert lineage.dvc_hash(tmp_path / "eval.csv") == "abc123"
     assert lineage.dvc_pointer(tmp_path / "eval.csv") == '{"hash":"md5","md5":"abc123","size":4}'
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_versions_bento_joins_its_bill_whether_a_tag_or_an_artifact(
+    registry_config: Config, agentgov_home: Home, agentgov_plugins: PluginManager, agent_dir: Path, agent_name: str, mlflow_client, clone_version
+) -> None:
+    version = _register(registry_config, agentgov_home, agentgov_plugins, agent_dir)
+    bento = {"tag": f"{agent_name}:v1-0123456789ab", "sha256": "ab" * 32}
+    updated = bom.record_bento(mlflow_client, version, bento)
+    again = get(mlflow_client, AgentRef(agent_name, version=1))
+    assert bom.read(mlflow_client, again) == updated and updated.data["bento"] == bento
+    items = {(i.section, i.name): i.value for i in updated.items()}
+    assert (items[("bento", "tag")], items[("bento", "sha256")]) == (bento["tag"], bento["sha256"])
+    assert {k: v for k, v in updated.data.items() if k != "bento"} == {k: v for k, v in bom.read(mlflow_client, version).data.items() if k != "bento"}
+    assert bom.record_bento(mlflow_client, again, bento) == updated  # already there: the same bill
+
+    number = clone_version(agent_name, 1)  # a version whose bill is an artifact
+    run_id = mlflow_client.get_model_version(agent_name, str(number)).run_id
+    mlflow_client.delete_model_version_tag(agent_name, str(number), bom.TAG_BOM)
+    bom.record(mlflow_client, agent_name, number, bom.Bom({**updated.data, "bento": None}), run_id, limit=100)
+    clone = get(mlflow_client, AgentRef(agent_name, version=number))
+    rebuilt = bom.record_bento(mlflow_client, clone, {"tag": f"{agent_name}:v{number}-fedcba987654", "sha256": "cd" * 32})
+    assert bom.read(mlflow_client, get(mlflow_client, AgentRef(agent_name, version=number))) == rebuilt
