@@ -132,3 +132,21 @@ def test_the_target_builds_with_bentomls_own_build_and_reuses_the_same_content(
     stored = bento.bento_path(served_agent.config.home, again.tag)
     assert (stored / "bento.yaml").is_file() and (stored / "src" / "service.py").is_file()
     assert stored.is_relative_to(served_agent.config.home / "bentoml")  # BentoML's store lives in the agentgov home
+
+
+def test_the_manifests_gpu_request_reaches_the_bentos_service_resources(
+    served_agent, served_bento, release: Release
+) -> None:
+    import dataclasses
+
+    import yaml
+
+    from agentgov.deploy import Resources
+
+    gpu = dataclasses.replace(release, resources=Resources(cpu=2.0, memory="4Gi", gpu=1))
+    artifact = BentomlLocal().build(gpu, served_agent.config.home)
+    described = yaml.safe_load((bento.bento_path(served_agent.config.home, artifact.tag) / "bento.yaml").read_text())
+    assert described["services"][0]["config"]["resources"] == {"cpu": "2.0", "memory": "4Gi", "gpu": 1}
+    assert (
+        artifact.tag != served_bento.artifact.tag
+    )  # other resources, other content: another bento of the same version
