@@ -154,6 +154,8 @@ def resume(ctx: Context, name: str, *, actor: str, accept: bool = False) -> Roll
     """Let a paused rollout go on; ``accept``: a person accepts the inconclusive step (or gate) and it advances."""
 
     def change(state: RolloutState) -> RolloutState:
+        if state.terminal and state.phase == CLEANUP and not accept:
+            return state  # ended, and its clean-up was interrupted: driving it finishes the clean-up
         if state.terminal:
             raise RolloutError(f"the rollout of {name} has ended ({state.status}): nothing to resume")
         if state.status == RUNNING:
@@ -164,7 +166,10 @@ def resume(ctx: Context, name: str, *, actor: str, accept: bool = False) -> Roll
             raise RolloutError(
                 f"the rollout of {name} was paused by hand, not on an inconclusive result: resume it without --accept"
             )
-        accepted = {"by": actor, "step": state.step, "policies": list(state.accept.get("needed", []))} if accept else {}
+        needed = list(state.accept.get("needed", []))
+        if accept and needed:
+            _check_acceptor(ctx, state, needed, actor)
+        accepted = {"by": actor, "step": state.step, "policies": needed} if accept else {}
         return replace(
             state,
             status=RUNNING,
@@ -177,6 +182,15 @@ def resume(ctx: Context, name: str, *, actor: str, accept: bool = False) -> Roll
     state = _change(ctx, name, change, actor)
     _record(ctx, state, "rollout.resumed", actor, accepted=accept, step=_step_name(state.current_step))
     return state
+
+
+def _check_acceptor(ctx: Context, state: RolloutState, policies: list[str], actor: str) -> None:
+    """The gate's rule, checked before anything changes: whoever registered the version may not accept its verdicts."""
+    from agentgov.registry import promotion
+    from agentgov.registry.store import get
+
+    version = get(ctx.client, AgentRef(state.agent, version=state.candidate))
+    promotion.acceptances(version, policies, actor, audit=ctx.audit)
 
 
 def abort(ctx: Context, name: str, *, actor: str) -> RolloutState:
@@ -369,7 +383,7 @@ def _advance(ctx: Context, state: RolloutState, analysis: Any, *, accepted_by: s
 
 def _ensure_stage(ctx: Context, state: RolloutState, target: Stage) -> RolloutState | None:
     """Put the candidate in ``target`` through the gate; ``None`` once it is there, else the state the gate led to."""
-    from agentgov.pipelines.promotion import PromotionBlocked, finish, prepare
+    from agentgov.pipelines.promotion import AcceptanceRefused, PromotionBlocked, finish, prepare
     from agentgov.registry.store import get
 
     ref = AgentRef(state.agent, version=state.candidate)
@@ -387,15 +401,22 @@ def _ensure_stage(ctx: Context, state: RolloutState, target: Stage) -> RolloutSt
         )
     accepting = state.accept.get("policies") if state.accept.get("step") == state.step else None
     actor = state.accept.get("by") if accepting else state.started_by
-    prepared = prepare(
-        _gate_config(ctx.config, state, target),
-        ref,
-        target,
-        actor=actor,
-        audit=ctx.audit,
-        plugins=ctx.plugins,
-        accept_inconclusive=accepting or (),
-    )
+    try:
+        prepared = prepare(
+            _gate_config(ctx.config, state, target),
+            ref,
+            target,
+            actor=actor,
+            audit=ctx.audit,
+            plugins=ctx.plugins,
+            accept_inconclusive=accepting or (),
+        )
+    except AcceptanceRefused as refused:  # checked at resume; the registry may have changed since
+        paused = _commit(
+            ctx, state, status=PAUSED, reason=INCONCLUSIVE, accept={"needed": accepting}, detail=str(refused)
+        )
+        _record(ctx, paused, "rollout.paused", CONTROLLER, reason=INCONCLUSIVE, refused=str(refused))
+        return paused
     try:
         finish(prepared, audit=ctx.audit, plugins=ctx.plugins)
     except PromotionBlocked as blocked:

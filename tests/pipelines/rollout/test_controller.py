@@ -190,3 +190,43 @@ def test_a_latency_regression_is_stopped_by_the_gate_into_canary(
     ]
     [result] = gate[-1]["results"]
     assert result["status"] == "fail" and "latency p95" in result["reason"] and "limit 1.2x" in result["reason"]
+
+
+def test_a_gate_that_needs_review_pauses_until_another_person_accepts(
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any
+) -> None:
+    from agentgov.deploy.plan import parse_plan
+    from tests.pipelines.rollout.conftest import SMALL_PLAN
+
+    name = rollout_agent.name
+    # The step passes at 200 pairs, but the gate into canary wants 1000 for shadow-agreement: inconclusive, needs review.
+    plan = parse_plan(
+        SMALL_PLAN.replace(
+            "[steps.analysis.policies.shadow-agreement]\nmin_requests = 200",
+            "[steps.analysis.policies.shadow-agreement]\nmin_requests = 1000",
+        ),
+        "review.toml",
+    )
+    controller.start(ctx, name, candidate, plan, actor="alice")
+    traffic(name, Behaviour())
+    paused = controller.drive(ctx, name, poll_s=0.05)
+    assert (paused.status, paused.reason, paused.step) == (PAUSED, INCONCLUSIVE, 1)
+    assert "the gate to canary needs review" in paused.detail and paused.accept == {"needed": ["shadow-agreement"]}
+    assert stage_of(ctx, name, candidate) is Stage.SHADOW
+
+    import pytest
+
+    from agentgov.registry.promotion import AcceptanceRefused
+
+    with pytest.raises(AcceptanceRefused, match="registered"):  # the registrant may not accept her version's verdicts
+        controller.resume(ctx, name, actor="alice", accept=True)
+    assert read_state(ctx.client, name).status == PAUSED
+    controller.resume(ctx, name, actor="bob", accept=True)
+    final = controller.drive(ctx, name, poll_s=0.05)
+    assert final.status == SUCCEEDED and aliases(ctx.client, name)["production"] == candidate
+    canary = [
+        r.payload
+        for r in ctx.audit.records(subject_prefix=name)
+        if r.action == "decision" and r.subject == f"{name}/{candidate}" and r.payload["target"] == "canary"
+    ]
+    assert canary[-1]["outcome"] == "allowed" and canary[-1]["accepted"] == {"shadow-agreement": "bob"}
