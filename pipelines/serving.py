@@ -63,6 +63,17 @@ def deploy_target(plugins: PluginManager, name: str) -> DeployTarget:
     return found[name].item
 
 
+def check_port_free(port: int) -> None:
+    """A port already taken on 127.0.0.1 is one line before anything is built (a server would only fail later)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise InvalidValue(f"port {port} on 127.0.0.1 is in use: choose another with --port") from None
+
+
 def parse_ref(ref: str, version: int | None = None) -> AgentRef:
     """``NAME@STAGE``, ``NAME/3``, or ``NAME`` with ``version``."""
     if version is not None:
@@ -110,11 +121,14 @@ def deploy(
 
     With ``audit``, the deployment is recorded there (action ``deploy``) as ``actor``.
     """
-    from agentgov.deploy import DeployRequest
+    from agentgov.deploy import DeployRequest, records
     from agentgov.pipelines.runtime import free_port
 
-    built = build(config, plugins, ref, target=target, progress=progress)
     chosen = {k: v for k, v in (options or {}).items() if v is not None}
+    current = records.read(config.home, ref.name, target)
+    if "port" in chosen and not (current is not None and current.port == int(chosen["port"]) and current.running):
+        check_port_free(int(chosen["port"]))  # unless this agent's own deployment holds it (it may be replaced)
+    built = build(config, plugins, ref, target=target, progress=progress)
     chosen.setdefault("port", free_port())
     progress(f"deploying {built.version.ref} ({built.artifact.tag}) to {target}")
     request = DeployRequest(
@@ -169,6 +183,7 @@ def serve(
     """Build ``ref``'s bento and serve it in the foreground on 127.0.0.1:``port`` until Ctrl-C; the server's exit status."""
     from agentgov.deploy import DeployRequest
 
+    check_port_free(port)
     built = build(config, plugins, ref, target=DEFAULT_TARGET, progress=progress)
     local = deploy_target(plugins, DEFAULT_TARGET)
     serve_in_foreground = getattr(local, "serve", None)

@@ -146,3 +146,21 @@ def test_help_imports_no_bentoml() -> None:
     probe = "import sys\nfrom agentgov.cli.main import main\ntry:\n    main(['deploy', '--help'])\nexcept SystemExit:\n    pass\nprint('bentoml' in sys.modules, 'kubernetes' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_built(served_agent, in_served_home, run_cli: Run) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for command in (
+            ("serve", served_agent.name, "1", "--port", port),
+            ("deploy", served_agent.name, "1", "--port", port),
+        ):
+            done = run_cli(*command)
+            assert (
+                done.returncode == 2
+                and done.stderr == f"agentgov: error: port {port} on 127.0.0.1 is in use: choose another with --port\n"
+            )
