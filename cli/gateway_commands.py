@@ -48,7 +48,7 @@ def _upstreams(values: tuple[str, ...]) -> dict[int, str]:
     "--shadow-queue", type=click.IntRange(1), default=1000, show_default=True, help="Shadow copies waiting, at most."
 )
 @click.option(
-    "--log-batch", type=click.IntRange(1), default=500, show_default=True, help="Inference-log rows per file."
+    "--log-batch", type=click.IntRange(1), default=2000, show_default=True, help="Inference-log rows per file."
 )
 @click.option(
     "--log-wait",

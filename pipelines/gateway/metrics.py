@@ -57,17 +57,26 @@ class GatewayMetrics:
             ("agent",),
             registry=self.registry,
         )
+        self._children: dict[tuple[int | None, str, bool], tuple[Any, Any, Any]] = {}
         for reason in ("queue_full", "busy", "timeout", "error", "unsupported", "shutdown"):
             self.shadow_dropped.labels(agent, reason)
         for reason in ("full", "closed", "refused"):
             self.log_dropped.labels(agent, reason)
 
     def observe(self, version: int | None, role: str, seconds: float, *, failed: bool) -> None:
-        labels = (self.agent, str(version), role)
-        self.requests.labels(*labels, "error" if failed else "ok").inc()
-        self.latency.labels(*labels).observe(seconds)
-        if failed:
-            self.errors.labels(*labels).inc()
+        children = self._children.get((version, role, failed))
+        if children is None:  # labels() costs a lock and a dict look-up per call; keep the children
+            labels = (self.agent, str(version), role)
+            children = (
+                self.requests.labels(*labels, "error" if failed else "ok"),
+                self.latency.labels(*labels),
+                self.errors.labels(*labels) if failed else None,
+            )
+            self._children[(version, role, failed)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if children[2] is not None:
+            children[2].inc()
 
     def dropped(self, reason: str, n: int = 1) -> None:
         self.shadow_dropped.labels(self.agent, reason).inc(n)

@@ -41,7 +41,7 @@ class GatewaySettings:
     shadow_timeout_s: float = 2.0
     shadow_queue: int = 1000
     shadow_workers: int = 4
-    log_batch_rows: int = 500
+    log_batch_rows: int = 2000  # a Parquet write costs ~35 ms + ~30 us a row: few large files
     log_max_wait_s: float = 2.0
     log_max_rows: int = 50_000
 
@@ -148,9 +148,8 @@ class Gateway:
         error = None
         status = 200
         try:
-            answer = await asyncio.wait_for(
-                upstream.act(request, mode="live", trace_id=request_id), self.settings.primary_timeout_s
-            )
+            async with asyncio.timeout(self.settings.primary_timeout_s):  # no extra task, unlike wait_for
+                answer = await upstream.act(request, mode="live", trace_id=request_id)
         except UpstreamError as exc:
             error, status, answer = str(exc), 502, Answer(None, exc.trace)
         except TimeoutError:
