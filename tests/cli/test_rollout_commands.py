@@ -18,6 +18,7 @@ from agentgov.pipelines.rollout import controller
 from agentgov.pipelines.rollout.state import DONE, PAUSED, RUNNING, read_state
 from agentgov.registry.store import aliases, get, versions
 from tests.pipelines.rollout import conftest as rollout_fixtures
+from tests.pipelines.rollout import test_replay
 from tests.pipelines.rollout.conftest import SMALL_PLAN, Behaviour
 
 # The rollout tests' fixtures: one agent in production per module, candidates, plans, the traffic writer.
@@ -26,6 +27,7 @@ ctx = rollout_fixtures.ctx
 candidate = rollout_fixtures.candidate
 small_plan = rollout_fixtures.small_plan
 traffic = rollout_fixtures.traffic
+gateway = test_replay.gateway  # a stand-in gateway on loopback
 
 CANARY_PLAN = """\
 name = "canaries"
@@ -222,3 +224,67 @@ def test_emergency_rollback_restores_production_when_the_controller_died_after_p
     assert outcome["aliases_before"]["production"] == candidate and outcome["aliases_after"]["production"] == before
     assert productions(ctx, name) == [before]
     assert read_state(ctx.client, name).status == "rolled_back"
+
+
+def test_detach_hands_the_flow_to_the_control_planes_runner(
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path
+) -> None:
+    """``--detach`` records a runner job (no control plane runs here: a warning says it starts with one); the job,
+    run as the control plane's child runs it, drives the rollout to its end."""
+    import signal as signals
+
+    from agentgov.pipelines import runner
+
+    name = rollout_agent.name
+    plan = tmp_path / "plan.toml"
+    plan.write_text(SMALL_PLAN)
+    detached = agentgov("rollout", "start", name, str(candidate), "--plan", str(plan), "--detach", "--poll-s", "0.2")
+    assert detached.returncode == 0, detached.stderr
+    assert (
+        "The control plane runs it as job" in detached.stdout
+        and "no control plane runs for this home" in detached.stderr
+    )
+    [job] = [j for j in runner.jobs(ctx.config.home) if j.kwargs.get("name") == name]
+    assert job.target == "agentgov.pipelines.rollout.flow:rollout" and job.kwargs == {"name": name, "poll_s": 0.2}
+    assert read_state(ctx.client, name).status == RUNNING
+
+    traffic(name, Behaviour())
+    previous = signals.getsignal(signals.SIGTERM)
+    try:
+        assert runner.execute(job) == 0
+    finally:
+        signals.signal(signals.SIGTERM, previous)
+        runner.cancel(ctx.config.home, job.id, by="test")
+    assert read_state(ctx.client, name).status == "succeeded" and productions(ctx, name) == [candidate]
+
+
+def test_traffic_replay_sends_the_dataset_to_a_gateway(tmp_path: Path, gateway: Any) -> None:
+    url, seen = gateway
+    dataset = tmp_path / "requests.jsonl"
+    dataset.write_text(
+        "".join(json.dumps({"request": {"text": f"t{i}", "agentgov_key": f"u{i}"}}) + "\n" for i in range(5))
+    )
+    sent = agentgov(
+        "traffic",
+        "replay",
+        "router",
+        "--dataset",
+        str(dataset),
+        "--rps",
+        "20",
+        "--duration",
+        "1",
+        "--url",
+        url,
+        "--json",
+    )
+    assert sent.returncode == 0, sent.stderr
+    summary = json.loads(sent.stdout)
+    assert summary["sent"] == 20 and summary["ok"] == 20 and summary["errors"] == 0
+    assert len(seen) == 20 and {k for k, _ in seen} == {f"u{i}" for i in range(5)}
+    shown = agentgov("traffic", "replay", "router", "--dataset", str(dataset), "--rps", "50", "--url", url)
+    assert shown.returncode == 0 and "router: 5 requests in" in shown.stdout and "0 errors" in shown.stdout
+    missing = agentgov(
+        "traffic", "replay", "router", "--dataset", str(dataset), "--rps", "5", env={"AGENTGOV_GATEWAY_URL": ""}
+    )
+    assert missing.returncode == 2 and "--url" in missing.stderr
