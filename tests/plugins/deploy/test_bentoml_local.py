@@ -135,9 +135,21 @@ def test_the_target_builds_with_bentomls_own_build_and_reuses_the_same_content(
 
 
 def test_the_manifests_gpu_request_reaches_the_bentos_service_resources(
-    served_agent, served_bento, release: Release
+    served_agent, served_bento, release: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Built with every package index and proxy pointing at a closed port: the build must not need one."""
     import dataclasses
+
+    for name in (
+        "PIP_INDEX_URL",
+        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ):
+        monkeypatch.setenv(name, "http://127.0.0.1:9/")
 
     import yaml
 
@@ -148,5 +160,5 @@ def test_the_manifests_gpu_request_reaches_the_bentos_service_resources(
     described = yaml.safe_load((bento.bento_path(served_agent.config.home, artifact.tag) / "bento.yaml").read_text())
     assert described["services"][0]["config"]["resources"] == {"cpu": "2.0", "memory": "4Gi", "gpu": 1}
     assert (
-        artifact.tag != served_bento.artifact.tag
-    )  # other resources, other content: another bento of the same version
+        artifact.tag != served_bento.artifact.tag and not artifact.reused
+    )  # other resources: another bento, built here
