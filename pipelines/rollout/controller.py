@@ -384,9 +384,13 @@ def _advance(ctx: Context, state: RolloutState, analysis: Any, *, accepted_by: s
 def _ensure_stage(ctx: Context, state: RolloutState, target: Stage) -> RolloutState | None:
     """Put the candidate in ``target`` through the gate; ``None`` once it is there, else the state the gate led to."""
     from agentgov.pipelines.promotion import AcceptanceRefused, PromotionBlocked, finish, prepare
+    from agentgov.registry.stages import finish_interrupted
     from agentgov.registry.store import get
 
     ref = AgentRef(state.agent, version=state.candidate)
+    finish_interrupted(
+        ctx.client, state.agent, audit=ctx.audit
+    )  # a move a killed controller began is finished, not redone
     current = get(ctx.client, ref).stage or Stage.CANDIDATE
     if current is target:
         return None

@@ -108,15 +108,18 @@ def test_bad_input_is_one_line_and_exit_2(ctx: Any, rollout_agent: Any, candidat
     assert agentgov("rollout", "pause", "no-such-agent").returncode == 2
 
 
+@pytest.mark.parametrize(
+    "point", ["stage.after-intent", "stage.after-aliases", "rollout.after-stage", "rollout.after-traffic-set"]
+)
 def test_a_controller_killed_mid_canary_is_finished_by_rollout_resume(
-    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path, point: str
 ) -> None:
     name = rollout_agent.name
     plan = tmp_path / "canaries.toml"
     plan.write_text(CANARY_PLAN)
     before = aliases(ctx.client, name)["production"]
     marker = tmp_path / "paused"
-    env = {"AGENTGOV_PAUSE_AT": "rollout.after-traffic-set", "AGENTGOV_PAUSE_FILE": str(marker)}
+    env = {"AGENTGOV_PAUSE_AT": point, "AGENTGOV_PAUSE_FILE": str(marker)}
     from tests.conftest import agentgov_executable as executable
 
     worker = subprocess.Popen(
@@ -136,13 +139,15 @@ def test_a_controller_killed_mid_canary_is_finished_by_rollout_resume(
         worker.send_signal(signal.SIGKILL)  # kill -9 of the controller, mid-canary
         worker.communicate()
 
-    # Killed mid-canary: the candidate holds canary with its weight set, production is untouched, the step uncommitted.
+    # Killed entering the canary: production is untouched, the step uncommitted; the move or the weight half done.
     state = read_state(ctx.client, name)
     assert (state.status, state.step, state.phase) == (RUNNING, 0, "entering")
-    assert productions(ctx, name) == [before] and aliases(ctx.client, name)["canary"] == candidate
-    from agentgov.pipelines.rollout.traffic import routing
+    assert productions(ctx, name) == [before] and aliases(ctx.client, name)["production"] == before
+    if point == "rollout.after-traffic-set":
+        from agentgov.pipelines.rollout.traffic import routing
 
-    assert routing(ctx.config, ctx.client, name)["canary_weight"] == 0.25
+        assert aliases(ctx.client, name)["canary"] == candidate
+        assert routing(ctx.config, ctx.client, name)["canary_weight"] == 0.25
 
     traffic(name, Behaviour())
     resumed = agentgov("rollout", "resume", name, "--poll-s", "0.2")
@@ -159,6 +164,7 @@ def test_a_controller_killed_mid_canary_is_finished_by_rollout_resume(
         if r.action == "stage.change" and r.subject == f"{name}/{candidate}"
     ]
     assert [c.payload["to"] for c in changes] == ["canary", "production"]  # the canary move was not repeated
+    assert [c.payload.get("recovered", False) for c in changes] == [point.startswith("stage."), False]
     ctx.audit.verify()
 
 
