@@ -22,6 +22,8 @@ from agentgov.core.errors import AgentgovError
 class ProcessFailed(AgentgovError):
     """A managed process ended before it was ready, or never became ready."""
 
+    exit_code = 1  # not the input: the server or the build failed (one line, naming the log or the cause)
+
 
 def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), or None."""

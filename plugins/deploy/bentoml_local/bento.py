@@ -32,6 +32,8 @@ BUILD_TIMEOUT_S = 300
 class BentoBuildFailed(AgentgovError):
     """BentoML could not build the bento."""
 
+    exit_code = 1  # not the input: the server or the build failed (one line, naming the log or the cause)
+
 
 def bentoml_home(home: Path) -> Path:
     """Where agentgov keeps BentoML's store: inside the agentgov home, never inside a build folder."""
