@@ -48,6 +48,11 @@ def _upstreams(values: tuple[str, ...]) -> dict[int, str]:
     "--shadow-queue", type=click.IntRange(1), default=1000, show_default=True, help="Shadow copies waiting, at most."
 )
 @click.option(
+    "--shadow-in-process",
+    is_flag=True,
+    help="Run an in-process version's shadow in this process's threads, not in a host process of its own.",
+)
+@click.option(
     "--log-batch", type=click.IntRange(1), default=2000, show_default=True, help="Inference-log rows per file."
 )
 @click.option(
@@ -67,6 +72,7 @@ def gateway(
     shadow_timeout: float,
     shadow_workers: int,
     shadow_queue: int,
+    shadow_in_process: bool,
     log_batch: int,
     log_wait: float,
 ) -> None:
@@ -93,6 +99,7 @@ def gateway(
         shadow_timeout_s=shadow_timeout,
         shadow_workers=shadow_workers,
         shadow_queue=shadow_queue,
+        shadow_process=not shadow_in_process,
         log_batch_rows=log_batch,
         log_max_wait_s=log_wait,
     )

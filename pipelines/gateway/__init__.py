@@ -62,6 +62,13 @@ def build_gateway(
     source = (
         HttpSource(dict(urls), shadow_timeout_s=settings.shadow_timeout_s, timeout_s=settings.primary_timeout_s)
         if urls
-        else registry_source(config, agent, shadow_slots=settings.shadow_workers, **options)
+        else registry_source(
+            config,
+            agent,
+            shadow_slots=settings.shadow_workers,
+            shadow_process=settings.shadow_process,
+            shadow_timeout_s=settings.shadow_timeout_s,
+            **options,
+        )
     )
     return Gateway(agent, lambda: read_routing(config, agent, client=client), source, config.home, settings)

@@ -77,7 +77,13 @@ def create_app(gateway: Gateway) -> Any:
         if snapshot is None:
             return JSONResponse({"error": f"not loaded: {gateway.table.last_error or 'loading'}"}, status_code=503)
         return JSONResponse(
-            {**snapshot.routing.to_dict(), "loaded_at": snapshot.loaded_at, "error": gateway.table.last_error}
+            {
+                **snapshot.routing.to_dict(),
+                "loaded_at": snapshot.loaded_at,
+                "error": gateway.table.last_error,
+                "problems": list(snapshot.errors),
+                "shadow_upstream": snapshot.shadow.describe if snapshot.shadow is not None else None,
+            }
         )
 
     @contextlib.asynccontextmanager

@@ -41,6 +41,7 @@ class GatewaySettings:
     shadow_timeout_s: float = 2.0
     shadow_queue: int = 1000
     shadow_workers: int = 4
+    shadow_process: bool = True  # an in-process version's shadow runs in a host process (isolation), else in threads
     log_batch_rows: int = 2000  # a Parquet write costs ~35 ms + ~30 us a row: few large files
     log_max_wait_s: float = 2.0
     log_max_rows: int = 50_000

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from agentgov.registry.loading import LoadedAgent
 
 log = logging.getLogger("agentgov.gateway")
+SHADOW_RETRY_S = 30.0  # a shadow that failed to start (a host process costs seconds of CPU) is tried again after this
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,18 @@ class InProcessSource:
     holds at most that many threads, and further copies are dropped as busy.
     """
 
-    def __init__(self, load: Callable[[int], LoadedAgent], *, threads: int = 16, shadow_slots: int = 4) -> None:
+    def __init__(
+        self,
+        load: Callable[[int], LoadedAgent],
+        *,
+        threads: int = 16,
+        shadow_slots: int = 4,
+        host: Callable[[int], Upstream] | None = None,
+    ) -> None:
         self._load = load
         self._threads = threads
         self._shadow_slots = shadow_slots
+        self._host = host  # when given, a shadow runs in a process of its own (see .host)
         self._agents: dict[int, LoadedAgent] = {}
         self._lock = threading.Lock()
 
@@ -70,15 +79,29 @@ class InProcessSource:
         return InProcessUpstream(self.agent(version), threads=self._threads)
 
     def shadow(self, version: int) -> Upstream:
+        if self._host is not None:
+            return self._host(version)
         return InProcessUpstream(self.agent(version), threads=self._shadow_slots, max_running=self._shadow_slots)
 
 
-def registry_source(config: Config, name: str, **options: Any) -> InProcessSource:
-    """Versions of ``name`` loaded from the registry with ``load_agent``."""
+def registry_source(
+    config: Config, name: str, *, shadow_process: bool = True, shadow_timeout_s: float = 2.0, **options: Any
+) -> InProcessSource:
+    """Versions of ``name`` loaded from the registry with ``load_agent``; a shadow in a host process of its own
+    (``shadow_process``), else in this process's threads."""
     from agentgov.core.types import AgentRef
     from agentgov.registry.loading import load_agent
 
-    return InProcessSource(lambda version: load_agent(AgentRef(name, version=version), config), **options)
+    host = None
+    if shadow_process:
+        from agentgov.pipelines.gateway.host import start_host
+
+        slots = options.get("shadow_slots", 4)
+
+        def host(version: int) -> Upstream:
+            return start_host(config.home, name, version, slots=slots, timeout_s=shadow_timeout_s)
+
+    return InProcessSource(lambda version: load_agent(AgentRef(name, version=version), config), host=host, **options)
 
 
 class HttpSource:
@@ -119,13 +142,14 @@ class RoutingTable:
         self._on_swap = on_swap or (lambda: None)
         self._primaries: dict[int, Upstream] = {}
         self._shadows: dict[int, Upstream] = {}
+        self._shadow_failed: dict[int, float] = {}  # version -> when it last failed to start
         self.current: Snapshot | None = None
         self.last_error: str | None = None
 
     async def refresh(self) -> bool:
         """Read the routing; swap in a new snapshot when it changed. True when it swapped."""
         routing = await asyncio.to_thread(self._read)
-        if self.current is not None and routing == self.current.routing:
+        if self.current is not None and routing == self.current.routing and not self._retry_shadow(routing):
             return False
         snapshot = await asyncio.to_thread(self._build, routing)
         self.current = snapshot  # one assignment: a request sees the old snapshot or the new one
@@ -143,12 +167,25 @@ class RoutingTable:
         for version in wanted:
             if version not in self._primaries:
                 self._primaries[version] = self._source.primary(version)
-        shadow = None
+        shadow, errors = None, ()
         if routing.shadow is not None and routing.mirror_share > 0:
+            # A shadow that cannot start never holds back the versions that answer: they swap in without it.
             if routing.shadow not in self._shadows:
-                self._shadows[routing.shadow] = self._source.shadow(routing.shadow)
-            shadow = self._shadows[routing.shadow]
-        return Snapshot(routing, {v: self._primaries[v] for v in wanted}, shadow, time.time())
+                try:
+                    self._shadows[routing.shadow] = self._source.shadow(routing.shadow)
+                except Exception as exc:
+                    self._shadow_failed[routing.shadow] = time.monotonic()
+                    errors = (f"shadow version {routing.shadow} did not start: {type(exc).__name__}: {exc}",)
+                    log.warning("%s; the next try in %.0f s", errors[0], SHADOW_RETRY_S)
+            shadow = self._shadows.get(routing.shadow)
+        return Snapshot(routing, {v: self._primaries[v] for v in wanted}, shadow, time.time(), errors)
+
+    def _retry_shadow(self, routing: Routing) -> bool:
+        import time
+
+        if self.current is None or not self.current.errors or routing.shadow is None:
+            return False
+        return time.monotonic() - self._shadow_failed.get(routing.shadow, 0.0) >= SHADOW_RETRY_S
 
     async def close(self) -> None:
         for upstream in [*self._primaries.values(), *self._shadows.values()]:

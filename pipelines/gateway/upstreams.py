@@ -8,7 +8,8 @@ behind calls that hang, so a hanging version holds a bounded number of
 threads, and a call abandoned at its timeout keeps its slot until it really
 ends.
 
-A served bento answers ``POST /act`` with the response only. Shadow mode needs
+A served bento answers ``POST /act`` with the response only. A host process
+(:mod:`.host`) and any bento that implements it answer ``POST /act_traced``. Shadow mode needs
 the bento to run the request with a paired trace and to return its own trace:
 ``POST /act_traced`` with ``{"request", "mode", "trace_id", "paired"}``
 answering ``{"response", "trace"}``. A bento without that route is never sent
@@ -147,6 +148,13 @@ class HttpUpstream:
                 self._traced = False
             else:
                 self._traced = True
+                if answer.status_code == 503:
+                    raise Busy(f"{self.describe}: {answer.text[:200]}")
+                if answer.status_code == 500 and _json_object(answer).get("error"):
+                    data = _json_object(answer)
+                    raise UpstreamError(
+                        str(data["error"]), Trace.from_dict(data["trace"]) if data.get("trace") else None
+                    )
                 data = self._json(answer)
                 trace = Trace.from_dict(data["trace"]) if data.get("trace") else None
                 return Answer(data.get("response"), trace)
@@ -173,3 +181,11 @@ class HttpUpstream:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _json_object(answer: httpx.Response) -> dict[str, Any]:
+    try:
+        data = answer.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

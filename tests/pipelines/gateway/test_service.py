@@ -16,7 +16,8 @@ from agentgov.evals import inference_log
 from agentgov.pipelines.gateway import Gateway, GatewaySettings, build_gateway, create_app
 from agentgov.registry.runtime import Trace
 
-FAST = GatewaySettings(refresh_s=0.05, shadow_timeout_s=0.3, log_max_wait_s=0.2)
+# Shadows in this process's threads (fast to start); test_app.py runs them in host processes, as the CLI does.
+FAST = GatewaySettings(refresh_s=0.05, shadow_timeout_s=0.3, log_max_wait_s=0.2, shadow_process=False)
 
 
 @contextlib.asynccontextmanager
