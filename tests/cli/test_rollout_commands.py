@@ -168,7 +168,7 @@ def test_a_controller_killed_mid_canary_is_finished_by_rollout_resume(
     ctx.audit.verify()
 
 
-def test_emergency_rollback_during_a_paused_rollout_and_after_one_succeeded(
+def test_emergency_rollback_during_a_paused_rollout(
     ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any
 ) -> None:
     name = rollout_agent.name

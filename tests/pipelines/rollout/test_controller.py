@@ -230,3 +230,20 @@ def test_a_gate_that_needs_review_pauses_until_another_person_accepts(
         if r.action == "decision" and r.subject == f"{name}/{candidate}" and r.payload["target"] == "canary"
     ]
     assert canary[-1]["outcome"] == "allowed" and canary[-1]["accepted"] == {"shadow-agreement": "bob"}
+
+
+def test_emergency_rollback_after_a_rollout_succeeded_restores_the_version_before(
+    ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any, traffic: Any
+) -> None:
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    traffic(name, Behaviour())
+    assert controller.drive(ctx, name, poll_s=0.05).status == SUCCEEDED
+
+    outcome = controller.emergency_rollback(ctx, name, actor="carol")
+    assert outcome["aliases_before"]["production"] == candidate and outcome["aliases_after"]["production"] == before
+    ended = read_state(ctx.client, name)  # the rollout's outcome is overturned, and says so; the audit log keeps both
+    assert productions(ctx, name) == [before] and (ended.status, ended.reason) == (ROLLED_BACK, "emergency")
+    actions = [r.action for r in ctx.audit.records(subject_prefix=name) if r.actor == "carol"]
+    assert actions[0] == "rollout.emergency_rollback" and "stage.change" in actions
