@@ -227,24 +227,33 @@ def _detach(state: State, name: str, poll_s: float, as_json: bool) -> bool:
     return True
 
 
-def _watch(state: State, name: str, stop: threading.Event) -> None:
-    """Print a line whenever the rollout's committed state changes (read from the registry, as any machine would)."""
-    from agentgov.pipelines.rollout.state import read_state
-    from agentgov.registry.backend import connect
+def _watch(state: State, name: str, stop: threading.Event, every_s: float = 10.0) -> None:
+    """Print a line whenever the rollout's committed state changes (read from the registry, as any machine would),
+    and every ``every_s`` while a step collects traffic: the counts per arm and what the controller waits for."""
+    import time
 
-    client, seen = connect(state.config), None
+    from agentgov.pipelines.rollout.report import report
+    from agentgov.pipelines.rollout.state import OBSERVING, RUNNING
+
+    ctx, seen, counted = _context(state), None, time.monotonic()
     while not stop.wait(1.0):
         try:
-            current = read_state(client, name)
+            found = report(ctx, name)
         except Exception:
-            continue
-        if current is None:
-            continue
-        shown = (current.status, current.step, current.phase, current.detail)
+            continue  # a read that failed now is tried again in a second; the flow reports real failures
+        current = found["rollout"]
+        shown = (current["status"], current["step"], current["phase"], current["detail"])
         if shown != seen:
-            seen = shown
+            seen, counted = shown, time.monotonic()
             click.echo(
-                f"  {current.updated_at[11:19]}  {current.status:<11} {current.describe_step():<32} {current.detail}"
+                f"  {current['updated_at'][11:19]}  {current['status']:<11} {found['step']:<32} {current['detail']}"
+            )
+        elif current["status"] == RUNNING and current["phase"] == OBSERVING and time.monotonic() - counted >= every_s:
+            counted = time.monotonic()
+            counts = (found.get("analysis") or {}).get("counts", {})
+            click.echo(
+                f"  {time.strftime('%H:%M:%S', time.gmtime())}  collecting  production {counts.get('production', 0)}, "
+                f"candidate {counts.get('candidate', 0)}; waiting for {found['waiting_for']}"
             )
 
 
