@@ -30,6 +30,7 @@ so at most one version is ever in production.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -254,12 +255,19 @@ def drive(
     ctx: Context, name: str, *, poll_s: float = 5.0, on_tick: Callable[[RolloutState], None] | None = None
 ) -> RolloutState:
     """Tick until the rollout ends or pauses for a person; the state it stopped at."""
+    from agentgov.registry.errors import RegistryUnavailable
+
     while True:
         try:
             before = _read(ctx, name)
             state = tick(ctx, name)
         except StaleState:
             continue  # someone else wrote: read again, decide again
+        except RegistryUnavailable as exc:
+            # The shared registry stopped answering: nothing was committed, so the next tick redoes this one.
+            logging.getLogger("agentgov.rollout").warning("rollout of %s: %s; trying again", name, exc)
+            time.sleep(poll_s)
+            continue
         if on_tick is not None:
             on_tick(state)
         if (state.terminal and state.phase == DONE) or state.status == PAUSED:
