@@ -145,7 +145,7 @@ def status_(state: State, name: str, as_json: bool) -> None:
     if analysis:
         counts = analysis["counts"]
         say(
-            f"traffic this step ({analysis['minutes']:.1f} min): production {counts['production']}, candidate {counts['candidate']}"
+            f"traffic in step {analysis['step'] + 1} ({analysis['minutes']:.1f} min): production {counts['production']}, candidate {counts['candidate']}"
         )
         rows = [
             (
@@ -163,7 +163,7 @@ def status_(state: State, name: str, as_json: bool) -> None:
         print_table(
             ("Check", "Verdict", "Production", "Candidate", "Interval", "Margin", "Min n", "Why"),
             rows,
-            title="This step's analysis",
+            title=f"Analysis of step {analysis['step'] + 1} ({analysis['kind']})",
         )
     say(f"waiting for: {found['waiting_for']}")
 

@@ -96,7 +96,9 @@ def test_start_runs_the_plan_as_a_flow_and_status_shows_the_outcome(
     assert all(c["min_n"] and c["interval"] for c in canary["checks"])
     text = agentgov("rollout", "status", name)
     assert (
-        "This step's analysis" in text.stdout and "error_rate" in text.stdout and "waiting for: nothing" in text.stdout
+        "Analysis of step 2 (canary)" in text.stdout
+        and "error_rate" in text.stdout
+        and "waiting for: nothing" in text.stdout
     )
 
 
