@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import httpx
-
     from agentgov.registry.loading import LoadedAgent
     from agentgov.registry.runtime import Trace
 
@@ -115,21 +113,42 @@ class InProcessUpstream:
 
 
 class HttpUpstream:
-    """A served version (``agentgov serve`` / ``deploy --target bentoml-local``) at ``url``."""
+    """A served version (``agentgov serve`` / ``deploy --target bentoml-local``, or a host process) at ``url``.
 
-    def __init__(
-        self, url: str, version: int, *, timeout_s: float = 30.0, client: httpx.AsyncClient | None = None
-    ) -> None:
-        import httpx
+    Plain ``http://`` goes through :class:`~.wire.WireClient` (a few tens of us of CPU a call), ``https://``
+    through httpx. Each call is limited to ``timeout_s``; a connection that fails is an :class:`UpstreamError`.
+    """
 
+    def __init__(self, url: str, version: int, *, timeout_s: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.version = int(version)
+        self.timeout_s = timeout_s
         self.describe = f"{self.url} (version {self.version})"
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
-        self._traced: bool | None = None  # whether the bento has /act_traced; found on first use
+        self._client: Any = None
+        self._traced: bool | None = None  # whether the upstream has /act_traced; found on first use
+
+    def _wire(self) -> Any:
+        if self._client is None:
+            if self.url.startswith("http://"):
+                from agentgov.pipelines.gateway.wire import WireClient
+
+                self._client = WireClient(self.url)
+            else:
+                self._client = _HttpxClient(self.url, self.timeout_s)
+        return self._client
+
+    async def _call(self, method: str, path: str, data: Any = None) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self._wire().request(method, path, data)
+        except TimeoutError:
+            raise
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            raise UpstreamError(f"{self.describe} did not answer: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("httpx", "agentgov.pipelines.gateway.wire")):
+                raise UpstreamError(f"{self.describe} did not answer: {type(exc).__name__}: {exc}") from None
+            raise
 
     async def act(
         self, request: dict[str, Any], *, mode: str = "live", trace_id: str, paired: Trace | None = None
@@ -143,18 +162,17 @@ class HttpUpstream:
                 "trace_id": trace_id,
                 "paired": paired.to_dict() if paired else None,
             }
-            answer = await self._client.post(f"{self.url}/act_traced", json=body)
-            if answer.status_code == 404:
+            answer = await self._call("POST", "/act_traced", body)
+            if answer.status == 404:
                 self._traced = False
             else:
                 self._traced = True
-                if answer.status_code == 503:
+                if answer.status == 503:
                     raise Busy(f"{self.describe}: {answer.text[:200]}")
-                if answer.status_code == 500 and _json_object(answer).get("error"):
+                if answer.status == 500 and _json_object(answer).get("error"):
                     data = _json_object(answer)
-                    raise UpstreamError(
-                        str(data["error"]), Trace.from_dict(data["trace"]) if data.get("trace") else None
-                    )
+                    trace = Trace.from_dict(data["trace"]) if data.get("trace") else None
+                    raise UpstreamError(str(data["error"]), trace)
                 data = self._json(answer)
                 trace = Trace.from_dict(data["trace"]) if data.get("trace") else None
                 return Answer(data.get("response"), trace)
@@ -162,11 +180,11 @@ class HttpUpstream:
             raise ShadowUnsupported(
                 f"{self.describe} has no /act_traced route: a {mode} copy would run its tools for real"
             )
-        return Answer(self._json(await self._client.post(f"{self.url}/act", json=request)), None)
+        return Answer(self._json(await self._call("POST", "/act", request)), None)
 
-    def _json(self, answer: httpx.Response) -> Any:
-        if answer.status_code >= 400:
-            raise UpstreamError(f"{self.describe} answered {answer.status_code}: {answer.text[:200]}")
+    def _json(self, answer: Any) -> Any:
+        if answer.status >= 400:
+            raise UpstreamError(f"{self.describe} answered {answer.status}: {answer.text[:200]}")
         try:
             return answer.json()
         except ValueError:
@@ -174,16 +192,39 @@ class HttpUpstream:
 
     async def ready(self) -> bool:
         try:
-            answer = await self._client.get(f"{self.url}/readyz", timeout=2.0)
+            async with asyncio.timeout(2.0):
+                return (await self._wire().request("GET", "/readyz")).status == 200
         except Exception:
             return False
-        return answer.status_code == 200
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+class _HttpxClient:
+    """httpx behind the same ``request``/``close`` as the wire client (for ``https://``)."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        import httpx
+
+        self.url = url
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        )
+
+    async def request(self, method: str, path: str, data: Any = None) -> Any:
+        from agentgov.pipelines.gateway.wire import Reply
+
+        answer = await self._client.request(method, f"{self.url}{path}", json=data)
+        return Reply(answer.status_code, answer.content)
 
     async def close(self) -> None:
         await self._client.aclose()
 
 
-def _json_object(answer: httpx.Response) -> dict[str, Any]:
+def _json_object(answer: Any) -> dict[str, Any]:
     try:
         data = answer.json()
     except ValueError:
