@@ -296,3 +296,34 @@ def test_traffic_replay_sends_the_dataset_to_a_gateway(tmp_path: Path, gateway: 
         "traffic", "replay", "router", "--dataset", str(dataset), "--rps", "5", env={"AGENTGOV_GATEWAY_URL": ""}
     )
     assert missing.returncode == 2 and "--url" in missing.stderr
+
+
+def test_an_inconclusive_rollout_exits_3_and_waits_for_a_person(
+    ctx: Any, rollout_agent: Any, candidate: int, tmp_path: Path
+) -> None:
+    name = rollout_agent.name
+    plan = tmp_path / "short.toml"
+    plan.write_text(
+        SMALL_PLAN.replace(
+            "min_requests = 200\n\n[steps.analysis]", "min_requests = 200\nmax_minutes = 0.01\n\n[steps.analysis]"
+        )
+    )
+    waiting = agentgov("rollout", "start", name, str(candidate), "--plan", str(plan), "--poll-s", "0.2")
+    assert waiting.returncode == 3, waiting.stdout + waiting.stderr
+    assert "paused: inconclusive after" in waiting.stdout and "no data never passes" in waiting.stdout
+    assert f"agentgov rollout resume {name} --accept" in waiting.stdout
+
+    shown = agentgov("rollout", "status", name)
+    assert "status: paused (inconclusive)" in shown.stdout and "waiting for: a person" in shown.stdout
+    # alice accepts the shadow step's inconclusive verdict; the gate into canary then finds no agreement evidence
+    # (shadow-agreement inconclusive): the rollout waits again, now for someone other than alice to accept the gate.
+    accepted = agentgov("rollout", "resume", name, "--accept")
+    assert accepted.returncode == 3 and "the gate to canary needs review" in accepted.stdout
+    assert read_state(ctx.client, name).accept == {"needed": ["shadow-agreement"]}
+    refused = agentgov("rollout", "resume", name, "--accept")
+    assert refused.returncode == 2 and "may not accept" in refused.stderr
+    aborted = agentgov("rollout", "abort", name, env={"AGENTGOV_USER": "bob"})
+    assert aborted.returncode == 0 and "aborted by bob" in aborted.stdout
+    assert read_state(ctx.client, name).status == "aborted" and productions(ctx, name) == [
+        aliases(ctx.client, name)["production"]
+    ]
