@@ -168,8 +168,10 @@ def resume(ctx: Context, name: str, *, actor: str, accept: bool = False) -> Roll
                 f"the rollout of {name} was paused by hand, not on an inconclusive result: resume it without --accept"
             )
         needed = list(state.accept.get("needed", []))
-        if accept and needed:
-            _check_acceptor(ctx, state, needed, actor)
+        if accept:  # separation of duties, as at the gate: the registrant accepts neither a step nor a gate
+            _check_acceptor(
+                ctx, state, needed or [f"rollout step {state.step + 1} ({_step_name(state.current_step)})"], actor
+            )
         accepted = {"by": actor, "step": state.step, "policies": needed} if accept else {}
         return replace(
             state,

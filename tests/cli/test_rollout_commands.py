@@ -315,13 +315,15 @@ def test_an_inconclusive_rollout_exits_3_and_waits_for_a_person(
 
     shown = agentgov("rollout", "status", name)
     assert "status: paused (inconclusive)" in shown.stdout and "waiting for: a person" in shown.stdout
-    # alice accepts the shadow step's inconclusive verdict; the gate into canary then finds no agreement evidence
-    # (shadow-agreement inconclusive): the rollout waits again, now for someone other than alice to accept the gate.
-    accepted = agentgov("rollout", "resume", name, "--accept")
+    refused = agentgov("rollout", "resume", name, "--accept")  # alice registered the version: she may not accept
+    assert (
+        refused.returncode == 2 and "may not accept" in refused.stderr and read_state(ctx.client, name).status == PAUSED
+    )
+    # bob accepts the shadow step's inconclusive verdict; the gate into canary then finds no agreement evidence
+    # (shadow-agreement inconclusive): the rollout waits again, for a person to accept the gate too.
+    accepted = agentgov("rollout", "resume", name, "--accept", env={"AGENTGOV_USER": "bob"})
     assert accepted.returncode == 3 and "the gate to canary needs review" in accepted.stdout
     assert read_state(ctx.client, name).accept == {"needed": ["shadow-agreement"]}
-    refused = agentgov("rollout", "resume", name, "--accept")
-    assert refused.returncode == 2 and "may not accept" in refused.stderr
     aborted = agentgov("rollout", "abort", name, env={"AGENTGOV_USER": "bob"})
     assert aborted.returncode == 0 and "aborted by bob" in aborted.stdout
     assert read_state(ctx.client, name).status == "aborted" and productions(ctx, name) == [
