@@ -2,7 +2,7 @@
 of it with mirroring off, and (versions in the gateway's process) mirroring on with a healthy shadow, a shadow
 that sleeps 5 s and one that raises.
 
-    python benchmarks/gateway.py [--requests 3000] [--concurrency 8] [--rounds 3] [--json]
+    python benchmarks/gateway.py [--requests 3000] [--concurrency 8] [--rounds 3] [--rps R] [--json]
 
 Ways, each answering the same requests from ``--concurrency`` threads over keep-alive HTTP on 127.0.0.1:
 
@@ -15,7 +15,9 @@ Ways, each answering the same requests from ``--concurrency`` threads over keep-
   a host process of its own (the default; ``--shadow-in-process`` would put it in the gateway's threads), with
   the defaults: 4 shadow workers, 2 s timeout, a queue of 1000.
 
-The ways run in ``--rounds`` interleaved rounds (each round: every way, ``requests / rounds`` requests) so a
+Closed loop by default (each thread sends its next request when the last one answered: the machine runs
+flat out, so any CPU a shadow takes shows in the callers' latency); ``--rps`` paces the requests at a rate the
+machine can carry, as a service runs. The ways run in ``--rounds`` interleaved rounds (each round: every way, ``requests / rounds`` requests) so a
 change in the machine's load falls on all of them; the figures pool the rounds. Errors: an exception, an HTTP
 status other than 200, or an answer other than the agent's own. Shadow drops are read from the gateway's /metrics.
 """
@@ -94,13 +96,22 @@ class HttpCaller:
 
 
 def measure(
-    call: Callable[[dict[str, Any]], Any], requests: list[dict[str, Any]], expected: list[Any], concurrency: int
+    call: Callable[[dict[str, Any]], Any],
+    requests: list[dict[str, Any]],
+    expected: list[Any],
+    concurrency: int,
+    rps: float | None = None,
 ) -> dict[str, Any]:
     latencies = [0.0] * len(requests)
     errors = [0]
     lock = threading.Lock()
+    start = time.perf_counter()
 
     def one(index: int) -> None:
+        if rps:  # paced: request i leaves at start + i / rps (or as soon as a thread is free)
+            delay = start + index / rps - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
         began = time.perf_counter()
         try:
             ok = call(requests[index]) == expected[index]
@@ -209,6 +220,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rps", type=float, help="pace the requests at this rate (default: as fast as they answer)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve-direct", nargs=3, metavar=("NAME", "VERSION", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -367,7 +379,9 @@ def main() -> None:
                     prepare()
                 before = drops(metrics(port)) if port == ports["gateway"] else {}
                 cpu_before = tree_cpu(pids[port])
-                parts[label].append(measure(callers[label], requests[chunk], expected[chunk], args.concurrency))
+                parts[label].append(
+                    measure(callers[label], requests[chunk], expected[chunk], args.concurrency, args.rps)
+                )
                 if port == ports["gateway"]:
                     time.sleep(2.5)  # let the copies of this round finish or time out before counting
                     after = drops(metrics(port))

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
+
+MAX_IDLE_S = 4.0  # below uvicorn's default keep-alive timeout (5 s)
 
 
 class WireError(Exception):
@@ -42,23 +45,34 @@ class WireClient:
         self.host = parts.hostname
         self.port = parts.port or 80
         self.base = parts.path.rstrip("/")
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._max_idle = max_idle
         self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
 
     async def request(self, method: str, path: str, data: Any = None) -> Reply:
         body = b"" if data is None else json.dumps(data, separators=(",", ":")).encode()
         head = f"{method} {self.base}{path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode()
-        reused = bool(self._idle)
+        idle = self._take_idle()
         try:
-            return await self._exchange(head + body)
+            return await self._exchange(head + body, idle)
         except (ConnectionError, asyncio.IncompleteReadError, WireError):
-            if not reused:
+            if idle is None:
                 raise
-            return await self._exchange(head + body)  # a kept-alive connection the server had closed: once more
+            # The server closed the kept-alive connection as it was reused (its keep-alive timeout): a fresh one.
+            return await self._exchange(head + body, None)
 
-    async def _exchange(self, payload: bytes) -> Reply:
-        reader, writer = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
+    def _take_idle(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        now = time.monotonic()
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            # Servers drop idle connections (uvicorn after 5 s): one seen closed, or idle that long, is not reused.
+            if now - since < MAX_IDLE_S and not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return None
+
+    async def _exchange(self, payload: bytes, idle: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> Reply:
+        reader, writer = idle or await asyncio.open_connection(self.host, self.port)
         try:
             writer.write(payload)
             status, keep, body = await self._read(reader)
@@ -66,7 +80,7 @@ class WireClient:
             writer.close()
             raise
         if keep and len(self._idle) < self._max_idle:
-            self._idle.append((reader, writer))
+            self._idle.append((reader, writer, time.monotonic()))
         else:
             writer.close()
         return Reply(status, body)
@@ -109,5 +123,5 @@ class WireClient:
 
     async def close(self) -> None:
         while self._idle:
-            _, writer = self._idle.pop()
+            _, writer, _ = self._idle.pop()
             writer.close()

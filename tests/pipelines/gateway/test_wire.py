@@ -38,7 +38,7 @@ def server() -> Iterator[tuple[str, list[int]]]:
 
     app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/chunks", chunks), Route("/close", closing)])
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=1)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -72,6 +72,10 @@ def test_json_bodies_chunks_keep_alive_and_a_closed_connection(server) -> None:
                 async with asyncio.timeout(0.000001):
                     await client.request("POST", "/echo", {"n": -1})
             assert (await client.request("POST", "/echo", {"n": 1})).json() == {"got": {"n": 1}}
+            before = peers[-1]
+            await asyncio.sleep(1.3)  # past the server's keep-alive timeout: it closed every idle connection
+            assert (await client.request("POST", "/echo", {"n": 2})).json() == {"got": {"n": 2}}
+            assert peers[-1] != before  # on a new connection, without an error
         finally:
             await client.close()
 
