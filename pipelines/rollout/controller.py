@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
 STEP_STAGE = {"shadow": Stage.SHADOW, "canary": Stage.CANARY, "production": Stage.PRODUCTION}
 CONTROLLER = "agentgov-rollout"
+MOVED_OUTSIDE = "moved outside the rollout"
 
 
 @dataclass
@@ -411,7 +412,7 @@ def _ensure_stage(ctx: Context, state: RolloutState, target: Stage) -> RolloutSt
             ABORTED,
             f"{ref} was moved to {current.value} outside the rollout",
             actor=CONTROLLER,
-            reason="moved outside the rollout",
+            reason=MOVED_OUTSIDE,
         )
     accepting = state.accept.get("policies") if state.accept.get("step") == state.step else None
     actor = state.accept.get("by") if accepting else state.started_by
@@ -535,7 +536,9 @@ def _cleanup(ctx: Context, state: RolloutState) -> RolloutState:
     traffic.stop_traffic(ctx.config, ctx.client, state.agent, state.id)
     reached("rollout.after-traffic-stop")
     now = aliases(ctx.client, state.agent)
-    if now.get("production") == state.candidate and state.status != SUCCEEDED:
+    if state.reason == MOVED_OUTSIDE:
+        pass  # a person moved the candidate by hand: the stages are theirs; only the rollout's traffic stops
+    elif now.get("production") == state.candidate and state.status != SUCCEEDED:
         if now.get("previous-production") == state.baseline and state.baseline is not None:
             rollback(
                 ctx.config, state.agent, actor=state.updated_by or CONTROLLER, audit=ctx.audit, plugins=ctx.plugins

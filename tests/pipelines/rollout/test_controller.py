@@ -248,3 +248,25 @@ def test_emergency_rollback_after_a_rollout_succeeded_restores_the_version_befor
     assert productions(ctx, name) == [before] and (ended.status, ended.reason) == (ROLLED_BACK, "emergency")
     actions = [r.action for r in ctx.audit.records(subject_prefix=name) if r.actor == "dave" and r.seq > last]
     assert actions[0] == "rollout.emergency_rollback" and "stage.change" in actions
+
+
+def test_a_candidate_moved_by_hand_ends_the_rollout_without_touching_the_stages(
+    ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any
+) -> None:
+    from agentgov.pipelines.promotion import promote
+
+    name = rollout_agent.name
+    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    state = controller.tick(ctx, name)  # in shadow
+    promote(
+        ctx.config,
+        AgentRef(name, version=candidate),
+        Stage.PRODUCTION,
+        actor="erin",
+        audit=ctx.audit,
+        plugins=ctx.plugins,
+    )
+    write_traffic(ctx, state, 300)
+    final = controller.drive(ctx, name, poll_s=0.05)
+    assert (final.status, final.reason) == (ABORTED, "moved outside the rollout")
+    assert productions(ctx, name) == [candidate] and aliases(ctx.client, name)["production"] == candidate
