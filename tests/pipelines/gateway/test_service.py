@@ -250,3 +250,20 @@ async def wait_for(condition: Any, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def test_a_failing_version_is_a_502_logged_and_counted(gateway_agent) -> None:
+    gateway_agent.route(production=4, rollout_id="r-broken", mirror_share=0.0)
+
+    async def main() -> tuple[Any, Gateway]:
+        async with running(gateway_agent) as (gateway, client):
+            return await client.post("/act", json={"subject": "x"}), gateway
+
+    answer, gateway = asyncio.run(main())
+    gateway_agent.route(production=1)
+    assert answer.status_code == 502 and "this version is broken" in answer.json()["error"]
+    assert answer.headers["X-Agentgov-Version"] == "4"
+    errors = gateway.metrics.value("agentgov_gateway_errors_total", agent=gateway.agent, version=4, role="production")
+    assert errors == 1
+    row = rows(gateway_agent, version=4, stage="production")
+    assert list(row["request_id"]) == [answer.json()["request_id"]] and "broken" in row["error"].iloc[0]
