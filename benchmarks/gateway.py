@@ -404,6 +404,8 @@ def main() -> None:
         for server, started in servers:
             process.stop(server.pid, started, timeout=20)
             server.wait(timeout=10)
+        os.chdir(REPO)
+        shutil.rmtree(work, ignore_errors=True)  # the home, its registry, bento and logs
 
     base = results["gateway, mirroring off"]
     report = {
