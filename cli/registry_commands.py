@@ -284,7 +284,8 @@ def rollback(state: State, name: str, emergency: bool, as_json: bool) -> None:
 
 def _emergency_rollback(state: State, name: str, as_json: bool) -> None:
     """No flow and no gate: straight to the registry and the routing, recorded in the audit log."""
-    from agentgov.pipelines.rollout.controller import Context, emergency_rollback
+    from agentgov.pipelines.rollout.actions import emergency_rollback
+    from agentgov.pipelines.rollout.controller import Context
 
     outcome = emergency_rollback(Context(state.config, state.plugins, state.home.audit_log), name, actor=state.config.user)
     if as_json:

@@ -53,10 +53,10 @@ def start(
 ) -> None:
     """Start rolling out VERSION of agent NAME and run the plan as the `rollout` Prefect flow."""
     from agentgov.deploy.plan import default_plan, load_plan
-    from agentgov.pipelines.rollout import controller
+    from agentgov.pipelines.rollout import actions
 
     plan = load_plan(plan_file) if plan_file else default_plan()
-    begun = controller.start(_context(state), name, version, plan, actor=state.config.user)
+    begun = actions.start(_context(state), name, version, plan, actor=state.config.user)
     if not as_json:
         steps = " -> ".join(_step(s) for s in begun.steps)
         say(f"Rollout {begun.id} of {name}/{version} (plan {plan.name}: {steps}); production is v{begun.baseline}.")
@@ -76,9 +76,9 @@ def start(
 @click.pass_obj
 def resume(state: State, name: str, accept: bool, detach: bool, poll_s: float, as_json: bool) -> None:
     """Go on with the paused (or interrupted) rollout of NAME from where its state stands."""
-    from agentgov.pipelines.rollout import controller
+    from agentgov.pipelines.rollout import actions
 
-    resumed = controller.resume(_context(state), name, actor=state.config.user, accept=accept)
+    resumed = actions.resume(_context(state), name, actor=state.config.user, accept=accept)
     if not as_json:
         say(
             f"Rollout {resumed.id} of {name}/{resumed.candidate}: resumed at {resumed.describe_step()}"
@@ -94,9 +94,9 @@ def resume(state: State, name: str, accept: bool, detach: bool, poll_s: float, a
 @click.pass_obj
 def pause(state: State, name: str, as_json: bool) -> None:
     """Pause the rollout of NAME: it holds its step (traffic as it is) until `rollout resume` or `abort`."""
-    from agentgov.pipelines.rollout import controller
+    from agentgov.pipelines.rollout import actions
 
-    paused = controller.pause(_context(state), name, actor=state.config.user)
+    paused = actions.pause(_context(state), name, actor=state.config.user)
     print_json(paused.to_dict()) if as_json else say(
         f"Rollout {paused.id} of {name}: paused at {paused.describe_step()} by {state.config.user}."
     )
@@ -108,9 +108,9 @@ def pause(state: State, name: str, as_json: bool) -> None:
 @click.pass_obj
 def abort(state: State, name: str, as_json: bool) -> None:
     """End the rollout of NAME: no more traffic to the candidate, production as before the rollout."""
-    from agentgov.pipelines.rollout import controller
+    from agentgov.pipelines.rollout import actions
 
-    ended = controller.abort(_context(state), name, actor=state.config.user)
+    ended = actions.abort(_context(state), name, actor=state.config.user)
     print_json(ended.to_dict()) if as_json else say(
         f"Rollout {ended.id} of {name}: aborted by {state.config.user}; production is v{ended.baseline}."
     )

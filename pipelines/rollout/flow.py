@@ -1,6 +1,6 @@
 """The ``rollout`` flow: drive an agent's rollout until it ends or waits for a person.
 
-The rollout itself is recorded beforehand (:func:`agentgov.pipelines.rollout.controller.start`);
+The rollout itself is recorded beforehand (:func:`agentgov.pipelines.rollout.actions.start`);
 the flow only reconciles, so running it again (``rollout resume``, a restarted
 control plane, another machine) picks up where the committed state stands.
 Parameters are plain JSON values, so it also runs as a job of the control

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agentgov.core.types import AgentRef, Stage
-from agentgov.pipelines.rollout import controller
+from agentgov.pipelines.rollout import actions, controller
 from agentgov.pipelines.rollout.state import DONE, PAUSED, RUNNING, read_state
 from agentgov.registry.store import aliases, get, versions
 from tests.pipelines.rollout import conftest as rollout_fixtures
@@ -175,7 +175,7 @@ def test_emergency_rollback_during_a_paused_rollout(
 ) -> None:
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    actions.start(ctx, name, candidate, small_plan, actor="alice")
     controller.tick(ctx, name)  # in shadow, mirroring
     paused = agentgov("rollout", "pause", name, env={"AGENTGOV_USER": "bob"})
     assert paused.returncode == 0 and "paused at step 1 of 3: shadow" in paused.stdout and "by bob" in paused.stdout

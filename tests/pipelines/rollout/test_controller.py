@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentgov.core.types import AgentRef, Stage
-from agentgov.pipelines.rollout import controller
+from agentgov.pipelines.rollout import actions, controller
 from agentgov.pipelines.rollout.state import (
     ABORTED,
     DONE,
@@ -43,7 +43,7 @@ def test_a_good_candidate_reaches_production(
 ) -> None:
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    state = controller.start(ctx, name, candidate, small_plan, actor="alice")
+    state = actions.start(ctx, name, candidate, small_plan, actor="alice")
     traffic(name, Behaviour())
     final = controller.drive(ctx, name, poll_s=0.05)
 
@@ -54,9 +54,9 @@ def test_a_good_candidate_reaches_production(
     assert "canary" not in aliases(ctx.client, name) and "shadow" not in aliases(ctx.client, name)
     stats = get(ctx.client, AgentRef(name, version=candidate)).tag_json("agentgov.rollout")
     assert stats["step"] == "canary" and stats["requests"] == 300
-    actions = story(ctx, name, state.id)
-    assert actions[0] == "rollout.started" and actions[-1] == "rollout.succeeded"
-    assert actions.count("event.rollout-step") == 2  # shadow, canary 25%: each passed with its analysis recorded
+    recorded = story(ctx, name, state.id)
+    assert recorded[0] == "rollout.started" and recorded[-1] == "rollout.succeeded"
+    assert recorded.count("event.rollout-step") == 2  # shadow, canary 25%: each passed with its analysis recorded
     steps = [
         r.payload
         for r in ctx.audit.records(subject_prefix=name)
@@ -80,7 +80,7 @@ def test_a_higher_error_rate_is_rolled_back_with_production_unchanged(
 ) -> None:
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    state = controller.start(ctx, name, candidate, small_plan, actor="alice")
+    state = actions.start(ctx, name, candidate, small_plan, actor="alice")
     traffic(name, Behaviour(error_every=4))  # 25% errors against none
     final = controller.drive(ctx, name, poll_s=0.05)
 
@@ -92,8 +92,10 @@ def test_a_higher_error_rate_is_rolled_back_with_production_unchanged(
     from agentgov.pipelines.rollout.traffic import routing
 
     assert routing(ctx.config, ctx.client, name)["canary_weight"] == 0
-    actions = story(ctx, name, state.id)
-    assert actions[0] == "rollout.started" and "rollout.rolled_back" in actions and "event.rollout-step" not in actions
+    recorded = story(ctx, name, state.id)
+    assert (
+        recorded[0] == "rollout.started" and "rollout.rolled_back" in recorded and "event.rollout-step" not in recorded
+    )
     ended = next(
         r
         for r in ctx.audit.records(subject_prefix=name)
@@ -107,7 +109,7 @@ def test_same_action_with_other_tool_arguments_is_stopped_at_shadow(
 ) -> None:
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    state = controller.start(ctx, name, candidate, small_plan, actor="alice")
+    state = actions.start(ctx, name, candidate, small_plan, actor="alice")
     traffic(name, Behaviour(other_args=True))
     final = controller.drive(ctx, name, poll_s=0.05)
 
@@ -138,7 +140,7 @@ def test_too_little_traffic_pauses_inconclusive_and_waits_for_a_person(
         "short.toml",
     )
     before = aliases(ctx.client, name)["production"]
-    state = controller.start(ctx, name, candidate, plan, actor="alice")
+    state = actions.start(ctx, name, candidate, plan, actor="alice")
     state = controller.tick(ctx, name)  # enters shadow
     write_traffic(ctx, state, 5)  # far too few for any verdict
     import time
@@ -152,7 +154,7 @@ def test_too_little_traffic_pauses_inconclusive_and_waits_for_a_person(
     assert stage_of(ctx, name, candidate) is Stage.SHADOW
     assert aliases(ctx.client, name)["production"] == before
 
-    resumed = controller.resume(ctx, name, actor="bob", accept=True)
+    resumed = actions.resume(ctx, name, actor="bob", accept=True)
     assert resumed.status == RUNNING and resumed.accept == {"by": "bob", "step": 0, "policies": []}
     advanced = controller.tick(ctx, name)
     assert advanced.step == 1 and "accepted by bob" in advanced.detail
@@ -162,7 +164,7 @@ def test_too_little_traffic_pauses_inconclusive_and_waits_for_a_person(
         if r.action == "event.rollout-step" and r.payload["payload"]["rollout"] == state.id
     ]
     assert accepted[-1].actor == "bob" and accepted[-1].payload["payload"]["verdict"] == "accepted"
-    aborted = controller.abort(ctx, name, actor="carol")
+    aborted = actions.abort(ctx, name, actor="carol")
     assert (aborted.status, aborted.phase) == (ABORTED, DONE)
     assert aliases(ctx.client, name)["production"] == before and "shadow" not in aliases(ctx.client, name)
     assert read_state(ctx.client, name).updated_by in ("carol", "agentgov-rollout")
@@ -175,7 +177,7 @@ def test_a_latency_regression_is_stopped_by_the_gate_into_canary(
     parameters, fed by the step's statistics) also judges latency p95, and blocks: rolled back from shadow."""
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    actions.start(ctx, name, candidate, small_plan, actor="alice")
     traffic(name, Behaviour(latency_ms=180.0))
     final = controller.drive(ctx, name, poll_s=0.05)
 
@@ -207,7 +209,7 @@ def test_a_gate_that_needs_review_pauses_until_another_person_accepts(
         ),
         "review.toml",
     )
-    controller.start(ctx, name, candidate, plan, actor="alice")
+    actions.start(ctx, name, candidate, plan, actor="alice")
     traffic(name, Behaviour())
     paused = controller.drive(ctx, name, poll_s=0.05)
     assert (paused.status, paused.reason, paused.step) == (PAUSED, INCONCLUSIVE, 1)
@@ -219,9 +221,9 @@ def test_a_gate_that_needs_review_pauses_until_another_person_accepts(
     from agentgov.registry.promotion import AcceptanceRefused
 
     with pytest.raises(AcceptanceRefused, match="registered"):  # the registrant may not accept her version's verdicts
-        controller.resume(ctx, name, actor="alice", accept=True)
+        actions.resume(ctx, name, actor="alice", accept=True)
     assert read_state(ctx.client, name).status == PAUSED
-    controller.resume(ctx, name, actor="bob", accept=True)
+    actions.resume(ctx, name, actor="bob", accept=True)
     final = controller.drive(ctx, name, poll_s=0.05)
     assert final.status == SUCCEEDED and aliases(ctx.client, name)["production"] == candidate
     canary = [
@@ -237,17 +239,17 @@ def test_emergency_rollback_after_a_rollout_succeeded_restores_the_version_befor
 ) -> None:
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    actions.start(ctx, name, candidate, small_plan, actor="alice")
     traffic(name, Behaviour())
     assert controller.drive(ctx, name, poll_s=0.05).status == SUCCEEDED
 
     last = max(r.seq for r in ctx.audit.records())
-    outcome = controller.emergency_rollback(ctx, name, actor="dave")
+    outcome = actions.emergency_rollback(ctx, name, actor="dave")
     assert outcome["aliases_before"]["production"] == candidate and outcome["aliases_after"]["production"] == before
     ended = read_state(ctx.client, name)  # the rollout's outcome is overturned, and says so; the audit log keeps both
     assert productions(ctx, name) == [before] and (ended.status, ended.reason) == (ROLLED_BACK, "emergency")
-    actions = [r.action for r in ctx.audit.records(subject_prefix=name) if r.actor == "dave" and r.seq > last]
-    assert actions[0] == "rollout.emergency_rollback" and "stage.change" in actions
+    recorded = [r.action for r in ctx.audit.records(subject_prefix=name) if r.actor == "dave" and r.seq > last]
+    assert recorded[0] == "rollout.emergency_rollback" and "stage.change" in recorded
 
 
 def test_a_candidate_moved_by_hand_ends_the_rollout_without_touching_the_stages(
@@ -256,7 +258,7 @@ def test_a_candidate_moved_by_hand_ends_the_rollout_without_touching_the_stages(
     from agentgov.pipelines.promotion import promote
 
     name = rollout_agent.name
-    controller.start(ctx, name, candidate, small_plan, actor="alice")
+    actions.start(ctx, name, candidate, small_plan, actor="alice")
     state = controller.tick(ctx, name)  # in shadow
     promote(
         ctx.config,

@@ -9,7 +9,7 @@ from typing import Any
 
 from agentgov.core.types import Stage
 from agentgov.deploy.plan import parse_plan
-from agentgov.pipelines.rollout import controller
+from agentgov.pipelines.rollout import actions, controller
 from agentgov.pipelines.rollout.state import SUCCEEDED
 from agentgov.registry.store import aliases, versions
 
@@ -54,7 +54,7 @@ def test_a_rollout_on_real_gateway_traffic_reaches_production(ctx: Any, rollout_
 
     name = rollout_agent.name
     before = aliases(ctx.client, name)["production"]
-    state = controller.start(ctx, name, candidate, parse_plan(PLAN, "gateway.toml"), actor="alice")
+    state = actions.start(ctx, name, candidate, parse_plan(PLAN, "gateway.toml"), actor="alice")
     gateway = build_gateway(ctx.config, name, settings=GatewaySettings(refresh_s=0.2, log_max_wait_s=0.3))
     stop = threading.Event()
     answered: list[int] = []

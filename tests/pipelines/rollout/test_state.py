@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentgov.pipelines.rollout import controller
+from agentgov.pipelines.rollout import actions
 from agentgov.pipelines.rollout.state import PAUSED, RolloutError, StaleState, read_state, write_state
 
 
@@ -15,7 +15,7 @@ def test_a_stale_writer_loses_and_one_rollout_runs_at_a_time(
     ctx: Any, rollout_agent: Any, candidate: int, small_plan: Any
 ) -> None:
     name = rollout_agent.name
-    first = controller.start(ctx, name, candidate, small_plan, actor="alice")
+    first = actions.start(ctx, name, candidate, small_plan, actor="alice")
     assert read_state(ctx.client, name) == first and first.generation >= 1
 
     paused = write_state(
@@ -27,10 +27,10 @@ def test_a_stale_writer_loses_and_one_rollout_runs_at_a_time(
     assert read_state(ctx.client, name).status == PAUSED and read_state(ctx.client, name).step == 0
 
     with pytest.raises(RolloutError, match="already has a rollout paused"):
-        controller.start(ctx, name, candidate, small_plan, actor="alice")
+        actions.start(ctx, name, candidate, small_plan, actor="alice")
     with pytest.raises(RolloutError, match="paused by hand"):
-        controller.resume(ctx, name, actor="carol", accept=True)
-    ended = controller.abort(ctx, name, actor="carol")
+        actions.resume(ctx, name, actor="carol", accept=True)
+    ended = actions.abort(ctx, name, actor="carol")
     assert ended.status == "aborted" and ended.phase == "done"
     with pytest.raises(RolloutError, match="has ended"):
-        controller.abort(ctx, name, actor="carol")
+        actions.abort(ctx, name, actor="carol")
