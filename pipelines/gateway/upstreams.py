@@ -8,8 +8,8 @@ behind calls that hang, so a hanging version holds a bounded number of
 threads, and a call abandoned at its timeout keeps its slot until it really
 ends.
 
-A served bento answers ``POST /act`` with the response only. A host process
-(:mod:`.host`) and any bento that implements it answer ``POST /act_traced``. Shadow mode needs
+A host process (:mod:`.host`) and a bento built by ``agentgov build`` answer
+``POST /act_traced``; other servers may answer ``POST /act`` only. Shadow mode needs
 the bento to run the request with a paired trace and to return its own trace:
 ``POST /act_traced`` with ``{"request", "mode", "trace_id", "paired"}``
 answering ``{"response", "trace"}``. A bento without that route is never sent

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from agentgov.pipelines.gateway.upstreams import HttpUpstream, ShadowUnsupported, UpstreamError
+from agentgov.pipelines.gateway.upstreams import HttpUpstream, UpstreamError
 
 
-def test_a_served_bento_answers_live_and_is_never_sent_a_shadow_copy_it_would_run_for_real(
+def test_a_served_bento_answers_live_and_shadow_copies_through_act_traced_with_its_trace(
     served_agent, bento_server: str
 ) -> None:
     from agentgov.registry import load_agent
@@ -21,11 +21,12 @@ def test_a_served_bento_answers_live_and_is_never_sent_a_shadow_copy_it_would_ru
         upstream = HttpUpstream(bento_server, served_agent.version, timeout_s=10)
         try:
             assert await upstream.ready()
-            for _ in range(3):  # the first call finds there is no /act_traced; the next go to /act at once
+            for _ in range(3):
                 answer = await upstream.act(request, trace_id="t-1")
-                assert answer.response == expected and answer.trace is None
-            with pytest.raises(ShadowUnsupported, match="would run its tools for real"):
-                await upstream.act(request, mode="shadow", trace_id="t-2")
+                assert answer.response == expected
+                assert answer.trace is not None and answer.trace.trace_id == "t-1" and answer.trace.mode == "live"
+            shadow = await upstream.act(request, mode="shadow", trace_id="t-2", paired=answer.trace)
+            assert shadow.response == expected and shadow.trace.mode == "shadow"
         finally:
             await upstream.close()
         gone = HttpUpstream("http://127.0.0.1:9", 1, timeout_s=2)
