@@ -161,6 +161,7 @@ def cli(ctx: click.Context, debug: bool, no_server: bool) -> None:
 def _register_commands() -> None:
     from agentgov.cli import (
         audit_commands,
+        console_commands,
         data_commands,
         drift_commands,
         eval_commands,
@@ -193,6 +194,7 @@ def _register_commands() -> None:
         server_commands,
         plugin_commands,
         audit_commands,
+        console_commands,
     )
     for module in modules:
         for command in module.COMMANDS:

@@ -1,0 +1,83 @@
+"""The console's routes: read-only HTML pages (GET only), rendered with Jinja2 with autoescaping on.
+
+Nothing here changes state, so no page needs the control plane's token; approving, resuming or aborting
+stays with the CLI (``agentgov approve``, ``agentgov rollout resume|abort``), which records who did it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from agentgov.pipelines.console import queries
+from agentgov.pipelines.console.queries import Sources
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agentgov.pipelines.console", "templates"),
+        autoescape=True,  # every value is text, never markup: descriptions, reasons and evidence come from users and plugins
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["short"] = lambda text: str(text or "")[:19].replace("T", " ")
+    return env
+
+
+def create_app(sources: Sources) -> Starlette:
+    env = _environment()
+
+    def page(template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(template).render(**values), status_code=status_code)
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> HTMLResponse:
+            from agentgov.core.errors import AgentgovError
+            from agentgov.registry.errors import NotFound
+
+            try:
+                return await run_in_threadpool(handler, request)  # MLflow and the audit log block
+            except NotFound as exc:
+                return page("error.html", 404, title="Not found", message=str(exc))
+            except AgentgovError as exc:  # one line, as the CLI says it
+                return page(
+                    "error.html", 400 if exc.exit_code == 2 else 503, title="Cannot show this", message=str(exc)
+                )
+
+        return endpoint
+
+    def agents(request: Request) -> HTMLResponse:
+        return page("agents.html", title="Agents", agents=queries.agents(sources), queue=queries.review_queue(sources))
+
+    def agent(request: Request) -> HTMLResponse:
+        from agentgov.registry.history import parse_moment
+
+        name = request.path_params["name"]
+        at_text = request.query_params.get("at", "").strip()
+        at = parse_moment(at_text) if at_text else None
+        return page("agent.html", title=name, agent=queries.agent(sources, name, at))
+
+    def decision(request: Request) -> HTMLResponse:
+        found = queries.decision(sources, request.path_params["id"])
+        return page("decision.html", title=f"Decision {found['decision'].id[:12]}", **found)
+
+    def review(request: Request) -> HTMLResponse:
+        return page("review.html", title="Review queue", queue=queries.review_queue(sources))
+
+    def rollout(request: Request) -> HTMLResponse:
+        name = request.path_params["name"]
+        return page("rollout.html", title=f"Rollout of {name}", r=queries.rollout(sources, name))
+
+    routes = [
+        Route("/", guarded(agents)),
+        Route("/agents/{name}", guarded(agent)),
+        Route("/agents/{name}/rollout", guarded(rollout)),
+        Route("/decisions/{id}", guarded(decision)),
+        Route("/review", guarded(review)),
+    ]
+    return Starlette(routes=routes)

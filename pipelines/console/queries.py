@@ -1,0 +1,271 @@
+"""What the console's pages show, gathered from the engines' own readers (nothing here decides anything).
+
+Every function returns plain dicts and lists for the templates. The audit log is read once per page; MLflow
+through one client per :class:`Sources`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from agentgov.core.audit import AuditLog
+from agentgov.core.config import Config
+from agentgov.core.plugins import PluginManager
+
+LIVE_ALIASES = ("production", "canary", "shadow")
+WAITING = "needs-review"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the console reads from: the configuration, the plugins and the audit log of one home."""
+
+    config: Config
+    plugins: PluginManager
+    audit: AuditLog
+
+    @cached_property
+    def client(self) -> Any:
+        from agentgov.registry.backend import connect
+
+        return connect(self.config)
+
+    @cached_property
+    def rollout_context(self) -> Any:
+        from agentgov.pipelines.rollout.controller import Context
+
+        return Context(self.config, self.plugins, self.audit)
+
+
+def _when(text: str | None) -> str:
+    return text[:19].replace("T", " ") if text else ""
+
+
+def _ms(created_at: int) -> str:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(created_at / 1000, UTC).isoformat()[:19].replace("T", " ")
+
+
+def _decisions(audit: AuditLog, agent: str | None = None) -> list[dict[str, Any]]:
+    """Every recorded decision (of ``agent``), oldest first, with its audit time."""
+    found = []
+    for record in audit.records(subject_prefix=agent):
+        if record.action == "decision" and (agent is None or record.subject.rpartition("/")[0] == agent):
+            found.append({**record.payload, "subject": record.subject, "recorded_at": record.time, "seq": record.seq})
+    return found
+
+
+def drift_badge(tag: str | None) -> dict[str, str]:
+    """The ``agentgov.drift`` tag as a badge: ok / drift / insufficient data / error, or none."""
+    if tag is None:
+        return {"status": "none", "label": "no check"}
+    try:
+        status = str(json.loads(tag).get("status", "error"))
+    except (ValueError, AttributeError):
+        status = "error"
+    labels = {"ok": "ok", "drift": "drift", "insufficient-data": "insufficient data", "error": "error"}
+    return {"status": status if status in labels else "error", "label": labels.get(status, "error")}
+
+
+def _rollout(src: Sources, name: str) -> dict[str, Any] | None:
+    from agentgov.pipelines.rollout.state import read_state
+
+    state = read_state(src.client, name)
+    return None if state is None else {**state.to_dict(), "step_text": state.describe_step(), "active": state.active}
+
+
+def agents(src: Sources) -> list[dict[str, Any]]:
+    """The agents page: per agent, who holds each live stage, the last decision, drift and any rollout."""
+    from agentgov.registry.model import TAG_DRIFT
+    from agentgov.registry.store import list_agents, versions
+
+    last: dict[str, dict[str, Any]] = {}
+    for decision in _decisions(src.audit):
+        last[decision["subject"].rpartition("/")[0]] = decision
+    rows = []
+    for agent in list_agents(src.client):
+        name = agent["name"]
+        held = {alias: agent["aliases"].get(alias) for alias in LIVE_ALIASES}
+        live = held["production"] or held["canary"] or held["shadow"]
+        drift = drift_badge(None)
+        if live is not None:
+            by_number = {v.version: v for v in versions(src.client, name)}
+            if live in by_number:
+                drift = drift_badge(by_number[live].tags.get(TAG_DRIFT))
+        rollout = _rollout(src, name)
+        rows.append(
+            {
+                "name": name,
+                "description": agent["description"],
+                "held": held,
+                "last_decision": last.get(name),
+                "drift": drift,
+                "rollout": rollout if rollout and rollout["active"] else None,
+            }
+        )
+    return rows
+
+
+def agent(src: Sources, name: str, at: datetime | None = None) -> dict[str, Any]:
+    """The agent page: versions (stage, registrant, lineage, BOM), the stage history and who was live ``at``."""
+    from agentgov.registry import history
+    from agentgov.registry.bom import BomUnavailable
+    from agentgov.registry.bom import read as read_bom
+    from agentgov.registry.errors import NotFound
+    from agentgov.registry.store import list_agents, versions
+
+    found = [a for a in list_agents(src.client) if a["name"] == name]
+    if not found:
+        raise NotFound(f"agent {name}: not found")
+    rows = []
+    for v in versions(src.client, name):
+        lineage = v.lineage
+        try:
+            bom = [{"section": i.section, "name": i.name, "value": i.value} for i in read_bom(src.client, v).items()]
+            bom_error = ""
+        except BomUnavailable as exc:
+            bom, bom_error = [], str(exc)
+        rows.append(
+            {
+                "version": v.version,
+                "stage": v.stage.value if v.stage else "",
+                "aliases": list(v.aliases),
+                "status": v.status,
+                "registered_by": lineage.get("registered_by", ""),
+                "registered_at": _when(lineage.get("registered_at")) or _ms(v.created_at),
+                "git_commit": lineage.get("git_commit", ""),
+                "git_dirty": lineage.get("git_dirty", ""),
+                "datasets": {
+                    k.removeprefix("dataset."): h for k, h in sorted(lineage.items()) if k.startswith("dataset.")
+                },
+                "bom": bom,
+                "bom_error": bom_error,
+                "mlflow_url": _mlflow_url(src.config, v.name, v.version),
+            }
+        )
+    recorded = history.load(src.audit, name)
+    changes = list(reversed(recorded.changes))
+    holders = recorded.held_at(at) if at is not None else None
+    decisions = list(reversed(_decisions(src.audit, name)))
+    return {
+        "name": name,
+        "description": found[0]["description"],
+        "aliases": found[0]["aliases"],
+        "versions": rows,
+        "changes": changes,
+        "at": at.isoformat()[:16] if at is not None else "",
+        "holders": holders,
+        "decisions": decisions,
+        "rollout": _rollout(src, name),
+        "prefect_url": _prefect_url(src.config),
+    }
+
+
+def _mlflow_url(config: Config, name: str, version: int) -> str | None:
+    """The version in the MLflow UI, when the tracking store is a server (a sqlite file has no UI to link)."""
+    from urllib.parse import quote
+
+    uri = config.registry_uri or config.tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return None
+    return f"{uri.rstrip('/')}/#/models/{quote(name)}/versions/{version}"
+
+
+def _prefect_url(config: Config) -> str | None:
+    """The flow runs in the Prefect UI, when a Prefect server is configured (``.../api`` is its API)."""
+    url = config.prefect_api_url
+    if not url:
+        return None
+    return url.rstrip("/").removesuffix("/api") + "/runs"
+
+
+def decision(src: Sources, decision_id: str) -> dict[str, Any]:
+    """The decision page: each policy's verdict, mode, reason and evidence, and the approvals for its version."""
+    from agentgov.core.types import AgentRef, Decision, Stage
+    from agentgov.policies.approvals import approvals_for
+    from agentgov.registry.errors import NotFound
+
+    for record in _decisions(src.audit):
+        if str(record.get("id")) == decision_id:
+            break
+    else:
+        raise NotFound(f"decision {decision_id}: not found")
+    made = Decision.from_dict(record)
+    ref = AgentRef(made.agent.name, version=made.agent.version)
+    approvals = [a.to_dict() for a in approvals_for(src.audit, ref, Stage.parse(made.target.value))]
+    return {
+        "decision": made,
+        "recorded_at": _when(record["recorded_at"]),
+        "approvals": approvals,
+        "accepted": dict(made.accepted),
+        "overrides": dict(made.overrides),
+    }
+
+
+def review_queue(src: Sources) -> list[dict[str, Any]]:
+    """Decisions waiting for a person: the latest decision about a version and stage says needs-review."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in _decisions(src.audit):
+        latest[(record["subject"], str(record.get("target")))] = record
+    return [r for r in reversed(latest.values()) if r.get("outcome") == WAITING]
+
+
+def rollout(src: Sources, name: str) -> dict[str, Any]:
+    """The rollout page: ``agentgov rollout status``'s own report, plus the analyses recorded over time."""
+    from agentgov.pipelines.rollout.report import report
+
+    found = report(src.rollout_context, name)
+    rollout_id = found["rollout"].get("id")
+    series = []
+    for record in src.audit.records(subject_prefix=name):
+        analysis = record.payload.get("analysis") if isinstance(record.payload, dict) else None
+        if (
+            record.action.startswith("rollout.")
+            and isinstance(analysis, dict)
+            and record.payload.get("rollout") == rollout_id
+        ):
+            series.append({"at": record.time, "checks": analysis.get("checks") or []})
+    if isinstance(found.get("analysis"), dict):
+        series.append({"at": found["analysis"].get("at") or "now", "checks": found["analysis"].get("checks") or []})
+    return {**found, "name": name, "charts": charts(series)}
+
+
+def charts(series: list[dict[str, Any]], width: int = 320, height: int = 100) -> list[dict[str, Any]]:
+    """Per metric, the candidate-minus-baseline difference at each recorded analysis as SVG polyline points,
+    with its margin as a line; nothing for a metric seen fewer than two times (no line to draw)."""
+    by_metric: dict[str, list[tuple[float, float]]] = {}
+    for point in series:
+        for check in point["checks"]:
+            if check.get("metric") and check.get("difference") is not None and check.get("margin") is not None:
+                by_metric.setdefault(str(check["metric"]), []).append(
+                    (float(check["difference"]), float(check["margin"]))
+                )
+    drawn = []
+    for metric, values in sorted(by_metric.items()):
+        if len(values) < 2:
+            continue
+        low = min(min(d for d, _ in values), 0.0)
+        high = max(max(max(d, m) for d, m in values), 1e-9)
+        span = (high - low) or 1.0
+
+        def y(value: float, low: float = low, span: float = span) -> float:
+            return round(height - (value - low) / span * height, 1)
+
+        step = width / (len(values) - 1)
+        points = " ".join(f"{round(i * step, 1)},{y(d)}" for i, (d, _) in enumerate(values))
+        drawn.append(
+            {
+                "metric": metric,
+                "points": points,
+                "margin_y": y(values[-1][1]),
+                "width": width,
+                "height": height,
+                "n": len(values),
+            }
+        )
+    return drawn

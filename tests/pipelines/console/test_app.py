@@ -1,0 +1,101 @@
+"""The console's pages through Starlette's TestClient, against the module's real registry and audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import markupsafe
+import pytest
+from starlette.testclient import TestClient
+
+from .conftest import HOSTILE, ConsoleHome
+
+
+@pytest.fixture(scope="module")
+def client(console_home: ConsoleHome) -> Iterator[TestClient]:
+    from agentgov.pipelines.console.app import create_app
+
+    with TestClient(create_app(console_home.sources)) as test_client:
+        yield test_client
+
+
+def _get(client: TestClient, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def test_agents_page_shows_who_holds_production_the_last_decision_and_the_drift_badge(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    page = _get(client, "/")
+    row = page.split(f'href="/agents/{console_home.name}"', 1)[1].split("</tr>", 1)[0]
+    assert f"<td>v{console_home.version}</td>" in row  # production
+    assert f'/decisions/{console_home.allowed.id}"' in row and "allowed" in row
+    assert '<span class="badge insufficient-data">insufficient data</span>' in row
+    assert "none" in row  # no rollout
+
+
+def test_the_review_queue_holds_the_decision_waiting_for_a_person_and_not_the_settled_ones(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    for page in (_get(client, "/review"), _get(client, "/")):
+        assert f"/decisions/{console_home.waiting.id}" in page
+        assert f"/decisions/{console_home.blocked.id}" not in page.split('id="queue"', 1)[1]
+
+
+def test_agent_page_lists_versions_lineage_history_and_decisions(client: Any, console_home: ConsoleHome) -> None:
+    version = console_home.sources.client.get_model_version(console_home.name, str(console_home.version))
+    commit = version.tags["agentgov.lineage.git_commit"]
+    page = _get(client, f"/agents/{console_home.name}")
+    versions = page.split('id="versions"', 1)[1].split("</table>", 1)[0]
+    assert f"v{console_home.version}" in versions and "production" in versions and "<td>alice</td>" in versions
+    assert f"<code>{commit[:12]}</code>" in versions
+    assert "items</summary>" in versions  # the bill of materials
+    timeline = page.split('id="timeline"', 1)[1].split("</ol>", 1)[0]
+    assert "alice moved v1" in timeline.replace(f"v{console_home.version}", "v1") and "production" in timeline
+    assert f"/decisions/{console_home.allowed.id}" in timeline
+    decisions = page.split('id="decisions"', 1)[1]
+    for made in (console_home.waiting, console_home.blocked, console_home.allowed):
+        assert f"/decisions/{made.id}" in decisions
+    assert "MLflow</a>" not in page  # a sqlite store has no UI to link
+
+
+def test_what_was_live_at_a_moment_before_and_after_the_promotion(client: Any, console_home: ConsoleHome) -> None:
+    before = _get(client, f"/agents/{console_home.name}?at=2000-01-01T00:00")
+    held = before.split('id="held-at"', 1)[1].split("</table>", 1)[0]
+    assert f"v{console_home.version}" not in held
+    after = _get(client, f"/agents/{console_home.name}?at=2999-01-01T00:00")
+    held = after.split('id="held-at"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>production</td><td>v{console_home.version}</td>" in held
+    assert f"/decisions/{console_home.allowed.id}" in held
+    assert "Cannot show this" in _get(client, f"/agents/{console_home.name}?at=yesterday-ish", 400)
+
+
+def test_decision_page_shows_each_policy_verdict_mode_reason_and_the_approvals(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    blocked = _get(client, f"/decisions/{console_home.blocked.id}")
+    results = blocked.split('id="results"', 1)[1].split("</table>", 1)[0]
+    (result,) = console_home.blocked.results
+    assert result.policy == "human-approval"
+    assert '<span class="badge fail">fail</span>' in results and "<td>enforce</td>" in results
+    assert str(markupsafe.escape(result.reason)) in results
+    approvals = blocked.split('id="approvals"', 1)[1]
+    assert "<td>bob</td>" in approvals and "looked at &lt;it&gt;" in approvals
+    waiting = _get(client, f"/decisions/{console_home.waiting.id}")
+    assert "badge inconclusive" in waiting and "insufficient data for a drift verdict" in waiting
+
+
+def test_unknown_things_are_404_pages_not_tracebacks(client: Any, console_home: ConsoleHome) -> None:
+    assert "not found" in _get(client, "/agents/no-such-agent", 404)
+    assert "not found" in _get(client, "/decisions/0000", 404)
+    assert "has no rollout" in _get(client, f"/agents/{console_home.name}/rollout", 400)
+
+
+def test_user_text_is_shown_as_text_never_as_markup(client: Any, console_home: ConsoleHome) -> None:
+    for page in (_get(client, "/"), _get(client, f"/agents/{console_home.name}")):
+        assert "<script>alert" not in page and "<b>not bold" not in page
+        assert str(markupsafe.escape(HOSTILE)) in page  # [bold] stays as typed: HTML knows no rich markup
