@@ -22,9 +22,15 @@ def import_file(path: Path, name: str) -> ModuleType:
 
 @pytest.fixture(scope="session")
 def generator() -> ModuleType:
-    return import_file(EXAMPLE / "generate_tickets.py", "support_router_generate_tickets")
+    return import_file(EXAMPLE / "data" / "generate_tickets.py", "support_router_generate_tickets")
 
 
 @pytest.fixture(scope="session")
 def example_dir() -> Path:
     return EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(path, name)``: import one of the example's scripts by path."""
+    return import_file

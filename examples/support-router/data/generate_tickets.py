@@ -12,8 +12,11 @@ its ``priority``. ``--drift`` writes the traffic after a product launch: a new
 topic (the HubOne smart hub) with its own vocabulary, and more chat and phone
 tickets::
 
-    python examples/support-router/generate_tickets.py            # data/synthetic_tickets_{train,eval,reference}.csv
-    python examples/support-router/generate_tickets.py --drift    # data/synthetic_tickets_drift.csv
+    python examples/support-router/data/generate_tickets.py          # synthetic_tickets_{train,eval,reference}.csv
+    python examples/support-router/data/generate_tickets.py --drift  # synthetic_tickets_drift.csv
+
+The files are written beside this script (``--out`` for another folder); it is
+outside every version's folder, so no version packages it.
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ import random
 from pathlib import Path
 
 SEED = 17
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "data"
+OUT = Path(__file__).resolve().parent
 COLUMNS = ["ticket_id", "customer_id", "subject", "body", "customer_tier", "channel", "queue", "priority", "synthetic"]
 QUEUES = ("refund", "billing", "technical", "complaint", "general")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -222,9 +224,7 @@ def write_splits(out: Path = OUT, *, drift: bool = False, seed: int = SEED) -> l
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=OUT, help="folder for the CSV files (default: data/ beside this script)"
-    )
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the CSV files (default: beside this script)")
     parser.add_argument("--drift", action="store_true", help="write the traffic after the product launch instead")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
