@@ -186,3 +186,29 @@ def test_training_v2_takes_seconds_and_its_rebuilt_classifiers_match_the_fitted_
     assert "trained on 300 synthetic tickets" in printed and "queue accuracy" in printed
     assert {p.name for p in out.iterdir()} == {"weights.json", "weights.npz"}
     assert took < 30
+
+
+def test_without_a_store_shadow_mode_still_answers_and_live_mode_says_the_ticket_was_not_routed(
+    example_dir: Path, load_script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registration probes in shadow mode, so it works before any store exists; a live call fails visibly."""
+    import yaml
+
+    from agentgov.registry.manifest import load_manifest
+    from agentgov.registry.runtime import AgentRuntime
+    from agentgov.registry.runtime.packaged import tool_schemas
+
+    monkeypatch.delenv("HELPDESK_DB", raising=False)
+    folder = example_dir / "v1"
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    monkeypatch.delitem(sys.modules, "ticket_actions", raising=False)
+    router = load_script(folder / "router.py", "support_router_v1_router_no_store").KeywordRouter()
+    manifest = load_manifest(folder / "agent.yaml")
+    runtime = AgentRuntime.from_manifest(
+        yaml.safe_load((folder / "agent.yaml").read_text(encoding="utf-8")), tool_schemas(folder, manifest.tools)
+    )
+    shadow = router.act(manifest.example_request, runtime.context("shadow"))
+    assert (shadow["queue"], shadow["action"]) == ("refund", "routed")
+    live = router.act(manifest.example_request, runtime.context("live"))
+    assert live["action"] == "failed" and "$HELPDESK_DB" in live["reason"]
+    sys.modules.pop("ticket_actions", None)
