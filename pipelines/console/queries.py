@@ -223,15 +223,17 @@ def rollout(src: Sources, name: str) -> dict[str, Any]:
     rollout_id = found["rollout"].get("id")
     series = []
     for record in src.audit.records(subject_prefix=name):
-        analysis = record.payload.get("analysis") if isinstance(record.payload, dict) else None
-        if (
-            record.action.startswith("rollout.")
-            and isinstance(analysis, dict)
-            and record.payload.get("rollout") == rollout_id
-        ):
-            series.append({"at": record.time, "checks": analysis.get("checks") or []})
-    if isinstance(found.get("analysis"), dict):
-        series.append({"at": found["analysis"].get("at") or "now", "checks": found["analysis"].get("checks") or []})
+        payload = record.payload
+        if record.action == "event.rollout-step":  # a step's end, as the event hook saw it
+            payload = payload.get("payload") or {}
+        elif not record.action.startswith("rollout."):
+            continue
+        analysis = payload.get("analysis")
+        if isinstance(analysis, dict) and payload.get("rollout") == rollout_id:
+            series.append({"at": analysis.get("at") or record.time, "checks": analysis.get("checks") or []})
+    now = found.get("analysis")
+    if isinstance(now, dict) and now.get("at") not in {point["at"] for point in series}:  # computed for this page
+        series.append({"at": now.get("at"), "checks": now.get("checks") or []})
     return {**found, "name": name, "charts": charts(series)}
 
 
