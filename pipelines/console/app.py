@@ -66,6 +66,16 @@ def create_app(sources: Sources) -> Starlette:
         found = queries.decision(sources, request.path_params["id"])
         return page("decision.html", title=f"Decision {found['decision'].id[:12]}", **found)
 
+    def explain(request: Request) -> HTMLResponse:
+        from agentgov.core.errors import InvalidValue
+
+        name, version = request.path_params["name"], request.path_params["version"]
+        target = request.query_params.get("to", "")
+        if not target:
+            raise InvalidValue("name the stage to explain a move to: ?to=shadow, canary or production")
+        found = queries.explain(sources, name, version, target)
+        return page("decision.html", title=f"Explain {name}/{version} → {found['decision'].target.value}", **found)
+
     def review(request: Request) -> HTMLResponse:
         return page("review.html", title="Review queue", queue=queries.review_queue(sources))
 
@@ -77,6 +87,7 @@ def create_app(sources: Sources) -> Starlette:
         Route("/", guarded(agents)),
         Route("/agents/{name}", guarded(agent)),
         Route("/agents/{name}/rollout", guarded(rollout)),
+        Route("/agents/{name}/versions/{version:int}/explain", guarded(explain)),
         Route("/decisions/{id}", guarded(decision)),
         Route("/review", guarded(review)),
     ]

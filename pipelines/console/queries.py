@@ -204,6 +204,31 @@ def decision(src: Sources, decision_id: str) -> dict[str, Any]:
         "approvals": approvals,
         "accepted": dict(made.accepted),
         "overrides": dict(made.overrides),
+        "dry_run": False,
+        "last_recorded": None,
+    }
+
+
+def explain(src: Sources, name: str, version: int, target: str) -> dict[str, Any]:
+    """What ``agentgov policies explain`` shows: every policy evaluated now for the move, as a dry run that
+    records nothing, and the last recorded decision for that stage."""
+    from agentgov.core.types import AgentRef, Stage
+    from agentgov.pipelines.promotion import prepare
+
+    stage = Stage.parse(target)
+    ref = AgentRef(name, version=version)
+    prepared = prepare(
+        src.config, ref, stage, actor=src.config.user, audit=src.audit, plugins=src.plugins, dry_run=True
+    )
+    last = [d for d in _decisions(src.audit, name) if d["subject"] == str(ref) and d.get("target") == stage.value]
+    return {
+        "decision": prepared.decision,
+        "recorded_at": "",
+        "dry_run": True,
+        "last_recorded": last[-1] if last else None,
+        "approvals": [],
+        "accepted": dict(prepared.decision.accepted),
+        "overrides": {},
     }
 
 

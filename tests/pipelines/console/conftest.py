@@ -90,3 +90,15 @@ def console_home(tmp_path_factory: pytest.TempPathFactory) -> ConsoleHome:
     ]
     waiting, blocked, _ = (Decision.from_dict(d) for d in decisions)
     return ConsoleHome(root, environ, sources, version.name, version.version, waiting, blocked, allowed)
+
+
+def clone_candidate(home: ConsoleHome) -> int:
+    """A new candidate version of the agent: its first version's model registered again (nothing logged twice)."""
+    client = home.sources.client
+    original = client.get_model_version(home.name, str(home.version))
+    tags = {k: v for k, v in original.tags.items() if not k.startswith(("agentgov.decision.", "agentgov.gate."))}
+    tags["agentgov.stage"] = "candidate"
+    created = client.create_model_version(
+        home.name, source=original.source, run_id=original.run_id, tags=tags, model_id=original.model_id
+    )
+    return int(created.version)

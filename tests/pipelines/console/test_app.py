@@ -9,7 +9,7 @@ import markupsafe
 import pytest
 from starlette.testclient import TestClient
 
-from .conftest import HOSTILE, ConsoleHome
+from .conftest import HOSTILE, ConsoleHome, clone_candidate
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def client(console_home: ConsoleHome) -> Iterator[TestClient]:
 
 def _get(client: TestClient, path: str, status: int = 200) -> str:
     response = client.get(path)
-    assert response.status_code == status, response.text[:500]
+    assert response.status_code == status, response.text.rpartition("</h1>")[2][:500]
     assert response.headers["content-type"].startswith("text/html")
     return response.text
 
@@ -99,3 +99,32 @@ def test_user_text_is_shown_as_text_never_as_markup(client: Any, console_home: C
     for page in (_get(client, "/"), _get(client, f"/agents/{console_home.name}")):
         assert "<script>alert" not in page and "<b>not bold" not in page
         assert str(markupsafe.escape(HOSTILE)) in page  # [bold] stays as typed: HTML knows no rich markup
+
+
+def test_explain_evaluates_every_policy_now_as_policies_explain_does_and_records_nothing(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    candidate = clone_candidate(console_home)  # the drift tag comes along: too thin to judge
+    audit = console_home.sources.audit
+    before = sum(1 for _ in audit.records())
+    page = _get(client, f"/agents/{console_home.name}/versions/{candidate}/explain?to=canary")
+    results = page.split('id="results"', 1)[1].split("</table>", 1)[0]
+    assert "drift-within-limits" in results and '<span class="badge inconclusive">' in results
+    assert "a dry run: nothing is recorded or moved" in page
+    production = _get(client, f"/agents/{console_home.name}/versions/{candidate}/explain?to=production")
+    assert "human-approval" in production and '<span class="badge fail">' in production  # bob approved v1 only
+    assert sum(1 for _ in audit.records()) == before
+    assert "name the stage" in _get(client, f"/agents/{console_home.name}/versions/{candidate}/explain", 400)
+    moved_back = _get(client, f"/agents/{console_home.name}/versions/{console_home.version}/explain?to=canary", 400)
+    assert "can only move forward" in moved_back  # the gate's own refusal, in one line
+
+
+def test_drift_badges_name_each_status_and_an_unreadable_tag_is_an_error() -> None:
+    from agentgov.pipelines.console.queries import drift_badge
+
+    assert drift_badge(None) == {"status": "none", "label": "no check"}
+    assert drift_badge('{"status": "ok"}')["label"] == "ok"
+    assert drift_badge('{"status": "drift"}')["label"] == "drift"
+    assert drift_badge('{"status": "insufficient-data"}')["label"] == "insufficient data"
+    assert drift_badge('{"status": "surprise"}')["label"] == "error"
+    assert drift_badge("not json")["label"] == "error"

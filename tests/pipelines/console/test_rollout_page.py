@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from ..rollout.conftest import SMALL_PLAN, write_traffic
-from .conftest import ConsoleHome
+from .conftest import ConsoleHome, clone_candidate
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,7 @@ def rolled(console_home: ConsoleHome) -> Iterator[tuple[TestClient, int, Any]]:
     from agentgov.pipelines.rollout import actions, controller
 
     src = console_home.sources
-    original = src.client.get_model_version(console_home.name, str(console_home.version))
-    tags = {k: v for k, v in original.tags.items() if not k.startswith(("agentgov.decision.", "agentgov.gate."))}
-    tags["agentgov.stage"] = "candidate"
-    created = src.client.create_model_version(
-        console_home.name, source=original.source, run_id=original.run_id, tags=tags, model_id=original.model_id
-    )
-    candidate = int(created.version)
+    candidate = clone_candidate(console_home)
     ctx = src.rollout_context
     actions.start(ctx, console_home.name, candidate, parse_plan(SMALL_PLAN, "small.toml"), actor="alice")
     observing = controller.tick(ctx, console_home.name)  # into shadow, mirroring
