@@ -177,8 +177,14 @@ def _mlflow_url(config: Config, name: str, version: int) -> str | None:
 
 
 def _prefect_url(config: Config) -> str | None:
-    """The flow runs in the Prefect UI, when a Prefect server is configured (``.../api`` is its API)."""
+    """The flow runs in the Prefect UI: the configured Prefect server's, else the one this home's
+    ``agentgov server`` hosts while it runs (``.../api`` is the API, the UI is beside it)."""
     url = config.prefect_api_url
+    if not url:
+        from agentgov.pipelines.server import read_state
+
+        state = read_state(config)
+        url = state.api_url if state is not None and state.alive() else None
     if not url:
         return None
     return url.rstrip("/").removesuffix("/api") + "/runs"

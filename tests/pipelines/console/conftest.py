@@ -15,7 +15,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE_AGENT = REPO / "examples" / "support-router"
-HOSTILE = "<script>alert('x')</script> [bold]not bold[/bold] <b>not bold either</b>"
+HOSTILE = (
+    "<script>alert('x')</script> [bold]not bold[/bold] <b>not bold either</b> يوجّه التذاكر Zürich " + "unbroken" * 40
+)
 POLICIES = """\
 [stages.canary.policies.drift-within-limits]
 mode = "enforce"

@@ -128,3 +128,15 @@ def test_drift_badges_name_each_status_and_an_unreadable_tag_is_an_error() -> No
     assert drift_badge('{"status": "insufficient-data"}')["label"] == "insufficient data"
     assert drift_badge('{"status": "surprise"}')["label"] == "error"
     assert drift_badge("not json")["label"] == "error"
+
+
+def test_links_to_the_mlflow_and_prefect_uis_only_where_a_server_has_one(console_home: ConsoleHome) -> None:
+    from dataclasses import replace
+
+    from agentgov.pipelines.console.queries import _mlflow_url, _prefect_url
+
+    config = console_home.sources.config
+    assert _mlflow_url(config, "a b", 3) is None and _prefect_url(config) is None  # sqlite, embedded Prefect
+    served = replace(config, registry_uri="http://127.0.0.1:5000/", prefect_api_url="http://127.0.0.1:4200/api")
+    assert _mlflow_url(served, "a b", 3) == "http://127.0.0.1:5000/#/models/a%20b/versions/3"
+    assert _prefect_url(served) == "http://127.0.0.1:4200/runs"

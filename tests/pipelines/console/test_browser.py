@@ -85,11 +85,14 @@ def test_click_from_the_agents_page_to_the_agent_and_its_decision(
     assert HOSTILE in row.text  # shown as the text it is, not run or rendered
     assert "insufficient data" in row.text and f"v{console_home.version}" in row.text
     assert browser.execute_script("return document.querySelectorAll('script').length") == 0
+    # a long unbroken word and right-to-left text wrap inside the table: no sideways scrolling
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     browser.save_screenshot(str(shots / "agents.png"))
 
     row.find_element(By.LINK_TEXT, console_home.name).click()
     assert browser.find_element(By.TAG_NAME, "h1").text == console_home.name
     assert browser.find_element(By.ID, "description").text == HOSTILE
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     versions = browser.find_element(By.ID, "versions").text
     assert f"v{console_home.version}" in versions and "production" in versions and "alice" in versions
     browser.save_screenshot(str(shots / "agent.png"))
