@@ -76,6 +76,10 @@ def create_app(sources: Sources) -> Starlette:
         found = queries.explain(sources, name, version, target)
         return page("decision.html", title=f"Explain {name}/{version} → {found['decision'].target.value}", **found)
 
+    def audit(request: Request) -> HTMLResponse:
+        agent, action = request.query_params.get("agent", "").strip(), request.query_params.get("action", "").strip()
+        return page("audit.html", title="Audit log", **queries.audit(sources, agent, action))
+
     def review(request: Request) -> HTMLResponse:
         return page("review.html", title="Review queue", queue=queries.review_queue(sources))
 
@@ -90,5 +94,6 @@ def create_app(sources: Sources) -> Starlette:
         Route("/agents/{name}/versions/{version:int}/explain", guarded(explain)),
         Route("/decisions/{id}", guarded(decision)),
         Route("/review", guarded(review)),
+        Route("/audit", guarded(audit)),
     ]
     return Starlette(routes=routes)

@@ -238,6 +238,22 @@ def explain(src: Sources, name: str, version: int, target: str) -> dict[str, Any
     }
 
 
+def audit(src: Sources, agent: str = "", action: str = "", limit: int = 200) -> dict[str, Any]:
+    """The audit page: ``audit verify``'s result, and the newest ``limit`` records of ``agent`` with ``action``."""
+    from collections import deque
+
+    from agentgov.core.errors import AgentgovError
+
+    try:
+        checked = src.audit.verify()
+        verified = {"ok": True, "text": f"{checked.records} records, chain intact (head {checked.head[:12]})"}
+    except AgentgovError as exc:
+        verified = {"ok": False, "text": str(exc)}
+    matching = (r for r in src.audit.records(subject_prefix=agent or None) if not action or r.action == action)
+    newest = list(reversed(deque(matching, maxlen=limit)))
+    return {"verified": verified, "records": newest, "agent": agent, "action": action, "limit": limit}
+
+
 def review_queue(src: Sources) -> list[dict[str, Any]]:
     """Decisions waiting for a person: the latest decision about a version and stage says needs-review."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}

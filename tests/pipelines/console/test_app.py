@@ -140,3 +140,32 @@ def test_links_to_the_mlflow_and_prefect_uis_only_where_a_server_has_one(console
     served = replace(config, registry_uri="http://127.0.0.1:5000/", prefect_api_url="http://127.0.0.1:4200/api")
     assert _mlflow_url(served, "a b", 3) == "http://127.0.0.1:5000/#/models/a%20b/versions/3"
     assert _prefect_url(served) == "http://127.0.0.1:4200/runs"
+
+
+def test_audit_page_shows_the_verified_chain_and_filters_by_agent_and_action(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    audit = console_home.sources.audit
+    page = _get(client, f"/audit?agent={console_home.name}&action=decision")
+    assert f"{audit.verify().records} records, chain intact" in page.split('id="verified"', 1)[1].split("</p>", 1)[0]
+    rows = page.split('id="records"', 1)[1].split("</table>", 1)[0]
+    decisions = [r for r in audit.records(subject_prefix=console_home.name) if r.action == "decision"]
+    assert rows.count("<td>decision</td>") == len(decisions) >= 3
+    assert f"/decisions/{console_home.blocked.id}" in rows
+    assert "No records match." in _get(client, "/audit?agent=no-such-agent")
+
+
+def test_an_edited_audit_log_is_shown_as_tampered_naming_the_record(console_home: ConsoleHome, tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from agentgov.core.audit import AuditLog
+    from agentgov.pipelines.console.app import create_app
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append(actor="ann", action="note", subject="a/1", payload={"text": "first"})
+    log.append(actor="ann", action="note", subject="a/1", payload={"text": "second"})
+    path = tmp_path / "audit.jsonl"
+    path.write_text(path.read_text().replace('"first"', '"edited"'))
+    with TestClient(create_app(replace(console_home.sources, audit=log))) as tampered:
+        verified = _get(tampered, "/audit").split('id="verified"', 1)[1].split("</p>", 1)[0]
+    assert "TAMPERED" in verified and "record 1" in verified and "edited" in verified
