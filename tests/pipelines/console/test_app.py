@@ -169,3 +169,16 @@ def test_an_edited_audit_log_is_shown_as_tampered_naming_the_record(console_home
     with TestClient(create_app(replace(console_home.sources, audit=log))) as tampered:
         verified = _get(tampered, "/audit").split('id="verified"', 1)[1].split("</p>", 1)[0]
     assert "TAMPERED" in verified and "record 1" in verified and "edited" in verified
+
+
+def test_every_template_ships_as_package_data() -> None:
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    folder = repo / "pipelines" / "console"
+    shipped = patterns["agentgov.pipelines.console"]
+    templates = [p.relative_to(folder).as_posix() for p in (folder / "templates").rglob("*") if p.is_file()]
+    assert templates and all(any(fnmatch.fnmatch(t, pattern) for pattern in shipped) for t in templates), templates
