@@ -81,8 +81,9 @@ def _rollout(src: Sources, name: str) -> dict[str, Any] | None:
 
 def agents(src: Sources) -> list[dict[str, Any]]:
     """The agents page: per agent, who holds each live stage, the last decision, drift and any rollout."""
+    from agentgov.core.types import AgentRef
     from agentgov.registry.model import TAG_DRIFT
-    from agentgov.registry.store import list_agents, versions
+    from agentgov.registry.store import get, list_agents
 
     last: dict[str, dict[str, Any]] = {}
     for decision in _decisions(src.audit):
@@ -93,10 +94,8 @@ def agents(src: Sources) -> list[dict[str, Any]]:
         held = {alias: agent["aliases"].get(alias) for alias in LIVE_ALIASES}
         live = held["production"] or held["canary"] or held["shadow"]
         drift = drift_badge(None)
-        if live is not None:
-            by_number = {v.version: v for v in versions(src.client, name)}
-            if live in by_number:
-                drift = drift_badge(by_number[live].tags.get(TAG_DRIFT))
+        if live is not None:  # one version read per agent, not its whole list
+            drift = drift_badge(get(src.client, AgentRef(name, version=live)).tags.get(TAG_DRIFT))
         rollout = _rollout(src, name)
         rows.append(
             {
