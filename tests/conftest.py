@@ -79,18 +79,10 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if config.option.numprocesses is None and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.option.numprocesses = WORKERS
     if config.option.dist == "no":
-        config.option.dist = "loadgroup"
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep a module's tests on one xdist worker when they share a module- or class-scoped fixture, so an
-    expensive one (a control plane, a Prefect server, a built wheel) is set up once, not once per worker."""
-    for item in items:
-        defs = getattr(item, "_fixtureinfo", None)
-        scopes = {d.scope for ds in (defs.name2fixturedefs.values() if defs else ()) for d in ds}
-        if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        # A file's tests stay on one worker: many share a module fixture (a control plane, a Prefect server, a
+        # built wheel) and run in order. Not loadgroup: with pytest 9.2, xdist 3.8's groups are not honoured
+        # (it renames item._nodeid, pytest 9 reads item._id), so a group's tests were split across workers.
+        config.option.dist = "loadfile"
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ import pytest
 
 # One registered agent, its bento and a server (session fixtures in tests/conftest.py) serve every module that
 # uses them: they run on one pytest-xdist worker, so those are set up once, not once per worker.
-pytestmark = pytest.mark.xdist_group("served-agent")
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

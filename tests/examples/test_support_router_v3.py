@@ -53,12 +53,12 @@ def test_without_the_gpu_extra_v3_says_what_is_missing_and_how_to_install_it(
 def test_without_the_gpu_extra_registering_v3_fails_naming_the_extra_and_leaves_nothing(
     example_dir: Path, agentgov_config: Config, agentgov_home: Home, agentgov_plugins, tmp_path: Path
 ) -> None:
-    import mlflow
+    from agentgov.registry.backend import connect
 
     folder = _copy(example_dir, tmp_path)
     with pytest.raises(RegistrationFailed, match=r"needs the optional 'gpu' extra \(torch"):
         register(folder, config=agentgov_config, audit=agentgov_home.audit_log, plugins=agentgov_plugins, actor="alice")
-    assert not mlflow.MlflowClient().search_registered_models()
+    assert not connect(agentgov_config).search_registered_models()  # this test's registry, not a global URI
 
 
 @pytest.mark.skipif(not HAS_EXTRA, reason="support-router v3 needs the optional 'gpu' extra: pip install -e '.[gpu]'")

@@ -15,7 +15,6 @@ from agentgov.pipelines import serving
 
 # One registered agent, its bento and a server (session fixtures in tests/conftest.py) serve every module that
 # uses them: they run on one pytest-xdist worker, so those are set up once, not once per worker.
-pytestmark = pytest.mark.xdist_group("served-agent")
 
 REQUESTS = [
     {"subject": "Charged twice", "body": "I was charged twice for my subscription, please refund me."},

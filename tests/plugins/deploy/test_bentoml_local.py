@@ -14,7 +14,6 @@ from agentgov.plugins.deploy.bentoml_local.target import HOST, BentomlLocal, loa
 
 # One registered agent, its bento and a server (session fixtures in tests/conftest.py) serve every module that
 # uses them: they run on one pytest-xdist worker, so those are set up once, not once per worker.
-pytestmark = pytest.mark.xdist_group("served-agent")
 
 
 @pytest.fixture
