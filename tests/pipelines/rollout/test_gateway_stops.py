@@ -61,13 +61,24 @@ class Traffic:
     metrics: str = ""
 
 
-def drive_with_traffic(ctx: Any, name: str, request: Callable[[int], dict[str, Any]], **settings: Any) -> Any:
-    """Run the controller while a thread sends requests through the gateway's ASGI app; the final state and traffic."""
+def drive_with_traffic(
+    ctx: Any,
+    name: str,
+    request: Callable[[int], dict[str, Any]],
+    *,
+    build: Callable[..., Any] | None = None,
+    drive: Callable[..., Any] | None = None,
+    **settings: Any,
+) -> Any:
+    """Run the controller (``drive``) while a thread sends requests through the gateway's ASGI app (a gateway from
+    ``build``, by default the registry's, versions in process); the state it stopped at, and the traffic seen."""
     import httpx
 
     from agentgov.pipelines.gateway import GatewaySettings, build_gateway, create_app
 
-    gateway = build_gateway(ctx.config, name, settings=GatewaySettings(refresh_s=0.2, log_max_wait_s=0.3, **settings))
+    gateway = (build or build_gateway)(
+        ctx.config, name, settings=GatewaySettings(refresh_s=0.2, log_max_wait_s=0.3, **settings)
+    )
     stop = threading.Event()
     seen = Traffic()
 
@@ -94,7 +105,7 @@ def drive_with_traffic(ctx: Any, name: str, request: Callable[[int], dict[str, A
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        final = controller.drive(ctx, name, poll_s=0.3)
+        final = (drive or controller.drive)(ctx, name, poll_s=0.3)
     finally:
         stop.set()
         thread.join(timeout=60)
