@@ -12,11 +12,20 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from agentgov.pipelines.console import queries
 from agentgov.pipelines.console.queries import Sources
+
+REPORT_HEADERS = {
+    "Content-Security-Policy": (
+        "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+        "style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _environment() -> jinja2.Environment:
@@ -36,7 +45,7 @@ def create_app(sources: Sources) -> Starlette:
         return HTMLResponse(env.get_template(template).render(**values), status_code=status_code)
 
     def guarded(handler: Any) -> Any:
-        async def endpoint(request: Request) -> HTMLResponse:
+        async def endpoint(request: Request) -> Response:
             from agentgov.core.errors import AgentgovError
             from agentgov.registry.errors import NotFound
 
@@ -87,11 +96,25 @@ def create_app(sources: Sources) -> Starlette:
         name = request.path_params["name"]
         return page("rollout.html", title=f"Rollout of {name}", r=queries.rollout(sources, name))
 
+    def drift(request: Request) -> HTMLResponse:
+        name = request.path_params["name"]
+        return page("drift.html", title=f"Drift of {name}", d=queries.drift(sources, name))
+
+    def drift_report(request: Request) -> Response:
+        found = queries.report_file(sources, request.path_params["name"], request.path_params["stamp"])
+        if found is None:
+            return page("error.html", 404, title="Not found", message="no stored report for this check")
+        # Evidently's page is its own markup and scripts: it runs sandboxed (an opaque origin, no network) so it
+        # can neither read the console nor call out, and only the console may frame it.
+        return FileResponse(found, media_type="text/html; charset=utf-8", headers=REPORT_HEADERS)
+
     routes = [
         Route("/", guarded(agents)),
         Route("/agents/{name}", guarded(agent)),
         Route("/agents/{name}/rollout", guarded(rollout)),
         Route("/agents/{name}/versions/{version:int}/explain", guarded(explain)),
+        Route("/agents/{name}/drift", guarded(drift)),
+        Route("/agents/{name}/drift/{stamp}/report", guarded(drift_report)),
         Route("/decisions/{id}", guarded(decision)),
         Route("/review", guarded(review)),
         Route("/audit", guarded(audit)),

@@ -317,3 +317,80 @@ def charts(series: list[dict[str, Any]], width: int = 320, height: int = 100) ->
             }
         )
     return drawn
+
+
+def drift(src: Sources, name: str) -> dict[str, Any]:
+    """The drift page: every recorded ``drift.check`` of the agent, newest first, the live version's badge and
+    the drifted share over time as SVG polyline points (two checks or more)."""
+    from agentgov.registry.errors import NotFound
+    from agentgov.registry.store import list_agents
+
+    found = [a for a in list_agents(src.client) if a["name"] == name]
+    if not found:
+        raise NotFound(f"agent {name}: not found")
+    checks = []
+    for record in src.audit.records(subject_prefix=name):
+        if record.action != "drift.check" or record.subject.rpartition("/")[0] != name:
+            continue
+        p = record.payload
+        share = p.get("share_drifted")
+        checks.append(
+            {
+                "recorded_at": _when(record.time),
+                "subject": record.subject,
+                "status": drift_badge(json.dumps({"status": p.get("status")})),
+                "share": float(share) if isinstance(share, int | float) else None,
+                "drifted_columns": [str(c) for c in p.get("drifted_columns") or []],
+                "reference": str(p.get("reference") or ""),
+                "evaluator": str(p.get("evaluator") or ""),
+                "message": str(p.get("message") or p.get("report_error") or ""),
+                "stamp": str(p.get("stamp") or ""),
+                "has_report": _stored_report(src, p) is not None,
+                "gate": [g for g in p.get("gate") or [] if isinstance(g, dict)],
+            }
+        )
+    newest = list(reversed(checks))
+    return {
+        "name": name,
+        "checks": newest,
+        "latest_report": next((c for c in newest if c["has_report"]), None),
+        "chart": share_chart([c for c in checks if c["share"] is not None]),
+    }
+
+
+def share_chart(checks: list[dict[str, Any]], width: int = 480, height: int = 120) -> dict[str, Any] | None:
+    """The drifted share (0..1) of each check, oldest first, as polyline points; None under two checks."""
+    if len(checks) < 2:
+        return None
+    step = width / (len(checks) - 1)
+    points = " ".join(
+        f"{round(i * step, 1)},{round(height - min(max(c['share'], 0.0), 1.0) * height, 1)}"
+        for i, c in enumerate(checks)
+    )
+    return {"points": points, "width": width, "height": height, "n": len(checks)}
+
+
+def report_file(src: Sources, name: str, stamp: str) -> Any:
+    """The stored HTML report of the agent's check ``stamp``, as the audit recorded it, or None: only a file
+    under ``<home>/reports`` named ``<stamp>.html`` is ever served (no path comes from the request)."""
+    if not stamp:
+        return None
+    for record in src.audit.records(subject_prefix=name):
+        if (
+            record.action == "drift.check"
+            and record.subject.rpartition("/")[0] == name
+            and record.payload.get("stamp") == stamp
+        ):
+            return _stored_report(src, record.payload)
+    return None
+
+
+def _stored_report(src: Sources, payload: dict[str, Any]) -> Any:
+    from pathlib import Path
+
+    recorded, stamp = payload.get("report_file"), payload.get("stamp")
+    if not recorded or not stamp:
+        return None
+    path = Path(str(recorded)).resolve()
+    root = (Path(src.config.home) / "reports").resolve()
+    return path if path.is_relative_to(root) and path.name == f"{stamp}.html" and path.is_file() else None

@@ -8,6 +8,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,62 @@ def clone_candidate(home: ConsoleHome) -> int:
         home.name, source=original.source, run_id=original.run_id, tags=tags, model_id=original.model_id
     )
     return int(created.version)
+
+
+DRIFT_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def _calls(home: ConsoleHome, *, amount_mean: float, seed: int, end: datetime) -> None:
+    import numpy as np
+
+    from agentgov.evals.inference_log import InferenceRecord, append
+
+    rng = np.random.default_rng(seed)
+    append(
+        home.sources.config.home,
+        [
+            InferenceRecord(
+                time=end - timedelta(hours=23) + timedelta(seconds=i * 60),
+                agent=home.name,
+                version=home.version,
+                stage="production",
+                request_id=f"{seed}-{i}",
+                request={"amount": float(rng.normal(amount_mean, 10)), "items": float(rng.integers(1, 5))},
+                response={"action": "reply", "confidence": 0.9},
+            )
+            for i in range(120)
+        ],
+    )
+
+
+def run_drift_checks(console_home: ConsoleHome) -> list[Any]:
+    """Two real drift checks (evidently-drift, the default) against one reference file: a day like the
+    reference, then a day whose amounts moved; recorded in the home's audit log like `agentgov drift`'s."""
+    import numpy as np
+    import pandas as pd
+
+    from agentgov.pipelines.drift import check_drift
+
+    rng = np.random.default_rng(1)
+    reference = console_home.root / "reference.csv"
+    pd.DataFrame({"amount": rng.normal(100, 10, 120), "items": rng.integers(1, 5, 120).astype(float)}).to_csv(
+        reference, index=False
+    )
+    src = console_home.sources
+    checks = []
+    for day, mean in ((DRIFT_NOW - timedelta(days=1), 100.0), (DRIFT_NOW, 160.0)):
+        _calls(console_home, amount_mean=mean, seed=int(mean), end=day)
+        checks.append(
+            check_drift(
+                src.config,
+                src.plugins,
+                console_home.name,
+                version=console_home.version,
+                reference=str(reference),
+                now=day,
+                audit=src.audit,
+                actor="alice",
+                sample_rows=120,
+            )
+        )
+    return checks

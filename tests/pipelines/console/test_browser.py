@@ -103,3 +103,37 @@ def test_click_from_the_agents_page_to_the_agent_and_its_decision(
     assert "bob" in browser.find_element(By.ID, "approvals").text
     browser.save_screenshot(str(shots / "decision.png"))
     assert all((shots / f"{page}.png").stat().st_size > 1000 for page in ("agents", "agent", "decision"))
+
+
+def test_click_from_the_agent_page_to_its_drift_report(
+    console_url: str, browser: Any, console_home: ConsoleHome, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Runs after the test above in this module (it changes the drift badge that one reads)."""
+    from selenium.webdriver.common.by import By
+
+    from .conftest import run_drift_checks
+
+    _, moved = run_drift_checks(console_home)
+    shots = Path(os.environ.get("AGENTGOV_TEST_ARTIFACTS") or tmp_path_factory.mktemp("screenshots"))
+    browser.get(f"{console_url}/agents/{console_home.name}")
+    browser.find_element(By.ID, "drift-link").click()
+    rows = browser.find_element(By.ID, "checks").find_elements(By.TAG_NAME, "tr")[1:]
+    assert len(rows) == 2 and "drift" in rows[0].text and "request.amount" in rows[0].text
+    assert browser.find_element(By.ID, "share-chart").find_element(By.TAG_NAME, "polyline").is_displayed()
+    frame = browser.find_element(By.ID, "report")
+    assert frame.get_attribute("sandbox") == "allow-scripts"
+    browser.switch_to.frame(frame)
+    try:  # the stored report renders inside its sandbox: the banner agentgov wrote into it, then Evidently's own page
+        assert f"Drift of {console_home.name}/{console_home.version}" in browser.find_element(By.TAG_NAME, "body").text
+        # Evidently's scripts (inline, allowed by the sandbox's policy; no network) draw the dashboard from its data
+        rendered = "return document.body.innerText"
+        deadline = time.monotonic() + 20
+        while "Dataset Drift is detected" not in browser.execute_script(rendered) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = browser.execute_script(rendered)
+        assert "Dataset Drift is detected" in text and "request.amount" in text, text[:500]
+    finally:
+        browser.switch_to.default_content()
+    browser.save_screenshot(str(shots / "drift.png"))
+    assert (shots / "drift.png").stat().st_size > 1000
+    assert moved.report is not None
