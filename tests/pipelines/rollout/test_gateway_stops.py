@@ -53,6 +53,26 @@ mde = 0.3
 kind = "production"
 """
 
+LATENCY_PLAN = (
+    SHADOW_PLAN.replace(
+        """[[steps]]
+kind = "production"
+""",
+        "",
+    ).rstrip()
+    + """
+
+[[steps.analysis.metrics]]
+name = "latency_mean_ms"
+margin = 0.2
+mde = 0.6
+relative = true
+
+[[steps]]
+kind = "production"
+"""
+)
+
 
 @dataclass
 class Traffic:
@@ -157,6 +177,15 @@ FAILS_LIVE = BASE_ROUTER.replace(
     "            raise RuntimeError('the live write path is broken')\n",
 )
 
+SLOW_LIVE = BASE_ROUTER.replace(
+    "    def act(self, request: dict) -> dict:\n",
+    # Slower only on live traffic (its shadow copies are as quick as production's): 30 ms more a request.
+    "    def act(self, request: dict, ctx) -> dict:\n"
+    "        if ctx.mode.value == 'live':\n"
+    "            import time\n\n"
+    "            time.sleep(0.03)\n",
+)
+
 
 def ticket(i: int) -> dict[str, Any]:
     return {"subject": f"Charged twice ({i})", "body": "Please refund me.", "n": i}
@@ -213,3 +242,23 @@ def test_a_candidate_failing_live_traffic_is_rolled_back_at_canary(
     assert actions_seen[-1] == "rollout.rolled_back", actions_seen
     checks = {c["check"]: c for c in story[-1].payload["analysis"]["checks"]}
     assert checks["error_rate"]["verdict"] == "fail", checks
+
+
+def test_a_candidate_with_a_latency_regression_is_rolled_back_at_canary(
+    ctx: Any, rollout_agent: Any, tmp_path: Path
+) -> None:
+    assert "latency_mean_ms" in LATENCY_PLAN and LATENCY_PLAN.count('kind = "production"') == 1
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    slow = register_variant(ctx, rollout_agent, tmp_path, SLOW_LIVE)
+    state = actions.start(ctx, name, slow, parse_plan(LATENCY_PLAN, "latency.toml"), actor="alice")
+
+    final, seen = drive_with_traffic(ctx, name, ticket)
+
+    assert (final.status, final.step) == (ROLLED_BACK, 1), final.detail
+    assert aliases(ctx.client, name)["production"] == before and productions(ctx, name) == [before]
+    assert slow in seen.answered and set(seen.statuses) == {200}
+    story = audit_story(ctx, name, state.id)
+    assert [r.action for r in story][-1] == "rollout.rolled_back"
+    checks = {c["check"]: c for c in story[-1].payload["analysis"]["checks"]}
+    assert checks["latency_mean_ms"]["verdict"] == "fail" and checks["error_rate"]["verdict"] != "fail", checks
