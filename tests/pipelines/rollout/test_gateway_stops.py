@@ -15,7 +15,7 @@ from typing import Any
 from agentgov.core.types import Stage
 from agentgov.deploy.plan import parse_plan
 from agentgov.pipelines.rollout import actions, controller
-from agentgov.pipelines.rollout.state import ROLLED_BACK
+from agentgov.pipelines.rollout.state import INCONCLUSIVE, PAUSED, ROLLED_BACK
 from agentgov.registry.store import aliases, versions
 
 SHADOW_PLAN = """\
@@ -262,3 +262,29 @@ def test_a_candidate_with_a_latency_regression_is_rolled_back_at_canary(
     assert [r.action for r in story][-1] == "rollout.rolled_back"
     checks = {c["check"]: c for c in story[-1].payload["analysis"]["checks"]}
     assert checks["latency_mean_ms"]["verdict"] == "fail" and checks["error_rate"]["verdict"] != "fail", checks
+
+
+def test_a_borderline_candidate_with_too_little_traffic_pauses_inconclusive(
+    ctx: Any, rollout_agent: Any, tmp_path: Path
+) -> None:
+    # The same code as production, but a step asking for far more traffic than a few seconds bring.
+    plan = SHADOW_PLAN.replace("min_requests = 60\nmax_minutes = 0.5", "min_requests = 5000\nmax_minutes = 0.1", 1)
+    plan = plan.replace("min_requests = 60\nmax_latency", "min_requests = 5000\nmax_latency", 1)
+    assert plan.count("5000") == 2
+    name = rollout_agent.name
+    before = aliases(ctx.client, name)["production"]
+    same = register_variant(ctx, rollout_agent, tmp_path, BASE_ROUTER)
+    state = actions.start(ctx, name, same, parse_plan(plan, "borderline.toml"), actor="alice")
+    try:
+        final, seen = drive_with_traffic(ctx, name, ticket)
+        assert (final.status, final.reason, final.step) == (PAUSED, INCONCLUSIVE, 0), final.detail
+        assert set(seen.answered) == {before} and set(seen.statuses) == {200}
+        assert controller.tick(ctx, name).generation == final.generation  # it waits for a person, deciding nothing
+        assert aliases(ctx.client, name)["production"] == before and aliases(ctx.client, name)["shadow"] == same
+        story = audit_story(ctx, name, state.id)
+        assert [r.action for r in story] == ["rollout.started", "rollout.step_entered", "rollout.paused"]
+        checks = {c["check"]: c for c in story[-1].payload["analysis"]["checks"]}
+        assert checks["shadow_agreement"]["verdict"] == "inconclusive" and checks["shadow_agreement"]["min_n"] == 5000
+    finally:
+        actions.abort(ctx, name, actor="alice")  # the module's next rollout may start
+    assert aliases(ctx.client, name)["production"] == before and "shadow" not in aliases(ctx.client, name)
