@@ -163,6 +163,49 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @dataclass(frozen=True)
+class ExampleProject:
+    """A folder holding a copy of the example agent under a name of its own, and a home created beside it."""
+
+    root: Path
+    agent_dir: Path
+    home: Any  # agentgov.core.home.Home
+    environ: dict[str, str]
+    config: Any  # agentgov.core.config.Config for that home
+    plugins: Any  # a plugin manager with the built-in plugins only
+
+
+def example_project(root: Path, prefix: str, user: str, settings: str | None = None) -> ExampleProject:
+    """Copy examples/support-router into ``root/agent`` named ``PREFIX-<random>`` (no datasets), create
+    ``root/home``, and load its configuration (``settings``, if given, is written to ``root/agentgov.toml`` first)."""
+    import uuid
+
+    import yaml
+
+    from agentgov.core.config import load_config
+    from agentgov.core.home import Home
+    from agentgov.core.plugins import PluginManager
+
+    example = REPO / "examples" / "support-router"
+    agent_dir = root / "agent"
+    agent_dir.mkdir()
+    for file in example.glob("*.py"):
+        shutil.copy(file, agent_dir)
+    manifest = yaml.safe_load((example / "agent.yaml").read_text())
+    manifest["name"] = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    manifest.pop("datasets", None)
+    (agent_dir / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    if settings is not None:
+        (root / "agentgov.toml").write_text(settings)
+    home = Home(root / "home")
+    home.create()
+    environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": user, "AGENTGOV_NO_SERVER": "1"}
+    config = load_config(start=root, environ=environ)
+    plugins = PluginManager(config)
+    plugins.load_builtins()
+    return ExampleProject(root, agent_dir, home, environ, config, plugins)
+
+
+@dataclass(frozen=True)
 class ServedAgent:
     """A home (outside every test's own) holding one registered version of the example agent, promoted to production."""
 
@@ -175,32 +218,12 @@ class ServedAgent:
 
 @pytest.fixture(scope="session")
 def served_agent(tmp_path_factory: pytest.TempPathFactory) -> ServedAgent:
-    import uuid
-
-    import yaml
-
-    from agentgov.core.config import load_config
-    from agentgov.core.home import Home
-    from agentgov.core.plugins import PluginManager
     from agentgov.core.types import AgentRef, Stage
     from agentgov.pipelines.promotion import promote
     from agentgov.pipelines.registration import register
 
-    root = tmp_path_factory.mktemp("served")
-    agent_dir = root / "agent"
-    agent_dir.mkdir()
-    for file in (REPO / "examples" / "support-router").glob("*.py"):
-        shutil.copy(file, agent_dir)
-    manifest = yaml.safe_load((REPO / "examples" / "support-router" / "agent.yaml").read_text())
-    manifest["name"] = f"served-{uuid.uuid4().hex[:8]}"
-    manifest.pop("datasets", None)
-    (agent_dir / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    home = Home(root / "home")
-    home.create()
-    environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": "test-user", "AGENTGOV_NO_SERVER": "1"}
-    config = load_config(start=root, environ=environ)
-    plugins = PluginManager(config)
-    plugins.load_builtins()
+    project = example_project(tmp_path_factory.mktemp("served"), "served", "test-user")
+    config, plugins, home, agent_dir = project.config, project.plugins, project.home, project.agent_dir
     version = register(agent_dir, config=config, audit=home.audit_log, plugins=plugins, actor="test-user")
     promote(config, AgentRef(version.name, version=version.version), Stage.PRODUCTION, actor="test-user", audit=home.audit_log, plugins=plugins)
     return ServedAgent(config, plugins, version.name, version.version, agent_dir)

@@ -5,8 +5,6 @@ production promotion (no approval yet), then an approval and an allowed one."""
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +12,6 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE_AGENT = REPO / "examples" / "support-router"
 HOSTILE = (
     "<script>alert('x')</script> [bold]not bold[/bold] <b>not bold either</b> يوجّه التذاكر Zürich " + "unbroken" * 40
 )
@@ -42,34 +38,17 @@ class ConsoleHome:
 
 @pytest.fixture(scope="module")
 def console_home(tmp_path_factory: pytest.TempPathFactory) -> ConsoleHome:
-    import yaml
-
-    from agentgov.core.config import load_config
-    from agentgov.core.home import Home
-    from agentgov.core.plugins import PluginManager
     from agentgov.core.types import Decision, Stage
     from agentgov.pipelines.console.queries import Sources
     from agentgov.pipelines.promotion import PromotionBlocked, promote
     from agentgov.pipelines.registration import register
     from agentgov.policies.approvals import approve
     from agentgov.registry.model import TAG_DRIFT
+    from tests.conftest import example_project
 
-    root = tmp_path_factory.mktemp("console")
-    agent_dir = root / "agent"
-    agent_dir.mkdir()
-    for file in EXAMPLE_AGENT.glob("*.py"):
-        shutil.copy(file, agent_dir)
-    manifest = yaml.safe_load((EXAMPLE_AGENT / "agent.yaml").read_text())
-    manifest["name"] = f"console-{uuid.uuid4().hex[:8]}"
-    manifest.pop("datasets", None)
-    (agent_dir / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    (root / "agentgov.toml").write_text(POLICIES)
-    home = Home(root / "home")
-    home.create()
-    environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": "alice", "AGENTGOV_NO_SERVER": "1"}
-    config = load_config(start=root, environ=environ)
-    plugins = PluginManager(config)
-    plugins.load_builtins()
+    project = example_project(tmp_path_factory.mktemp("console"), "console", "alice", settings=POLICIES)
+    root, home, environ, config, plugins = project.root, project.home, project.environ, project.config, project.plugins
+    agent_dir = project.agent_dir
     audit = home.audit_log
     sources = Sources(config, plugins, audit)
     version = register(agent_dir, config=config, audit=audit, plugins=plugins, actor="alice")

@@ -4,18 +4,13 @@ versions cloned from it, small plans, and a traffic writer that fills the infere
 from __future__ import annotations
 
 import json
-import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE_AGENT = REPO / "examples" / "support-router"
 
 SMALL_PLAN = """\
 name = "small"
@@ -70,30 +65,15 @@ class RolloutAgent:
 
 @pytest.fixture(scope="module")
 def rollout_agent(tmp_path_factory: pytest.TempPathFactory) -> RolloutAgent:
-    import yaml
-
-    from agentgov.core.config import load_config
-    from agentgov.core.home import Home
-    from agentgov.core.plugins import PluginManager
     from agentgov.core.types import Stage
     from agentgov.pipelines.promotion import promote
     from agentgov.pipelines.registration import register
+    from tests.conftest import example_project
 
-    root = tmp_path_factory.mktemp("rollout")
-    agent_dir = root / "agent"
-    agent_dir.mkdir()
-    for file in EXAMPLE_AGENT.glob("*.py"):
-        shutil.copy(file, agent_dir)
-    manifest = yaml.safe_load((EXAMPLE_AGENT / "agent.yaml").read_text())
-    manifest["name"] = f"rollout-{uuid.uuid4().hex[:8]}"
-    manifest.pop("datasets", None)
-    (agent_dir / "agent.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    home = Home(root / "home")
-    home.create()
-    environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": "alice", "AGENTGOV_NO_SERVER": "1"}
-    config = load_config(start=root, environ=environ)
-    plugins = PluginManager(config)
-    plugins.load_builtins()
+    project = example_project(tmp_path_factory.mktemp("rollout"), "rollout", "alice")
+    root, home, environ, config, plugins, agent_dir = (
+        project.root, project.home, project.environ, project.config, project.plugins, project.agent_dir
+    )
     version = register(agent_dir, config=config, audit=home.audit_log, plugins=plugins, actor="alice")
     promote(config, version.ref, Stage.PRODUCTION, actor="alice", audit=home.audit_log, plugins=plugins)
     return RolloutAgent(root, home, environ, version.name, version.version)
