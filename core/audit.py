@@ -14,6 +14,10 @@ and records what it did as an ``audit.recovered`` record. A log that disagrees
 with its head *without* such an intent was edited or truncated: that is
 still reported as tampering.
 
+:meth:`AuditLog.extend` appends many records as one such append: one intent
+(naming the last of them), one write, one ``fsync``; after a crash the next
+writer completes all of them or none.
+
 Appends take an exclusive ``flock`` on a lock file, so writers in several
 processes never interleave, reorder or lose a record. Keys that look like
 secrets are redacted, and values that look like credentials or personal data
@@ -27,7 +31,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +68,13 @@ class AuditRecord:
 
 @dataclass(frozen=True)
 class Verified:
+    """What :meth:`AuditLog.verify` checked: ``records`` records ending with the hash ``head``, which are the
+    file's first ``size`` bytes, whose SHA-256 is ``digest`` (so a later verify can resume after them)."""
+
     records: int
     head: str
+    size: int = 0
+    digest: str = ""
 
 
 def is_secret_key(key: str) -> bool:
@@ -108,41 +117,60 @@ class AuditLog:
 
     def append(self, *, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None = None) -> AuditRecord:
         """Append one record and return it. Safe across processes, and across a crash at any point."""
+        (record,) = self.extend([{"actor": actor, "action": action, "subject": subject, "payload": payload}])
+        return record
+
+    def extend(self, entries: Iterable[Mapping[str, Any]]) -> list[AuditRecord]:
+        """Append records in order and return them: each entry holds ``actor``, ``action``, ``subject`` and
+        optionally ``payload``, as :meth:`append` takes them.
+
+        The records are chained and written as :meth:`append` writes one, under one lock with one intent, one
+        write and one ``fsync``: after a crash the next writer completes all of them or none.
+        """
+        batch = [_entry(entry) for entry in entries]
+        if not batch:
+            return []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
             self._recover()
-            return self._append(actor=actor, action=action, subject=subject, payload=payload)
+            return self._extend(batch)
 
-    def _append(self, *, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None) -> AuditRecord:
-        last_seq, last_hash = self._tail()
-        body = {
-            "seq": last_seq + 1,
-            "time": utcnow().isoformat(),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "payload": self.masker.value(redact(dict(payload or {}))),
-            "prev": last_hash,
-        }
-        # Round-trip so the hash is computed over exactly what a reader will parse.
-        body = json.loads(_canonical(body))
-        body["hash"] = _digest(body)
-        line = (_canonical(body) + "\n").encode("utf-8")
+    def _extend(self, batch: list[dict[str, Any]]) -> list[AuditRecord]:
+        """Under the lock: chain ``batch`` after the last record and write it durably (see the module docstring)."""
+        tail_seq, tail_hash = self._tail()
+        last_seq, last_hash = tail_seq, tail_hash
+        bodies = []
+        for entry in batch:
+            body = {
+                "seq": last_seq + 1,
+                "time": utcnow().isoformat(),
+                "actor": entry["actor"],
+                "action": entry["action"],
+                "subject": entry["subject"],
+                "payload": self.masker.value(redact(dict(entry["payload"] or {}))),
+                "prev": last_hash,
+            }
+            # Round-trip so the hash is computed over exactly what a reader will parse.
+            body = json.loads(_canonical(body))
+            body["hash"] = _digest(body)
+            bodies.append(body)
+            last_seq, last_hash = body["seq"], body["hash"]
+        data = "".join(_canonical(body) + "\n" for body in bodies).encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
-            intent = {"seq": body["seq"], "hash": body["hash"], "offset": os.fstat(fd).st_size}
-            self._write_head(last_seq, last_hash, pending=intent)
+            intent = {"seq": last_seq, "hash": last_hash, "offset": os.fstat(fd).st_size}
+            self._write_head(tail_seq, tail_hash, pending=intent)
             reached("audit.after-intent")
-            half = len(line) // 2
-            _write_all(fd, line[:half])
+            half = len(data) // 2
+            _write_all(fd, data[:half])
             reached("audit.mid-record")
-            _write_all(fd, line[half:])
+            _write_all(fd, data[half:])
             os.fsync(fd)
         finally:
             os.close(fd)
         reached("audit.after-append")
-        self._write_head(body["seq"], body["hash"])
-        return AuditRecord(**body)
+        self._write_head(last_seq, last_hash)
+        return [AuditRecord(**body) for body in bodies]
 
     def recover(self) -> str | None:
         """Finish or undo an append that a crash interrupted; what was done, or ``None`` if nothing was pending."""
@@ -170,10 +198,14 @@ class AuditLog:
         with open(self.path, "rb") as f:
             f.seek(offset)
             written = f.read()
-        if written.endswith(b"\n") and written.count(b"\n") == 1 and _record_hash(written) == digest:
+        first = int(head["seq"]) + 1
+        if _completes(written, after=(first - 1, str(head["hash"])), ends=(seq, digest)):
             self._write_head(seq, digest)
             outcome = "completed"
-            detail = f"record {seq} was written before the crash; the head file now records it"
+            detail = (
+                f"record {seq} was written before the crash; the head file now records it" if first == seq
+                else f"records {first} to {seq} were written before the crash; the head file now records them"
+            )
         else:
             if written:
                 # Our own partial line (we held the lock): keep the bytes for a person, then cut them.
@@ -188,11 +220,15 @@ class AuditLog:
                 f"record {seq} was cut off mid-write ({len(written)} bytes kept in {torn.name})" if written
                 else f"record {seq} was never written"
             )
-        self._append(
-            actor="agentgov",
-            action="audit.recovered",
-            subject="audit",
-            payload={"interrupted_seq": seq, "outcome": outcome, "detail": detail},
+        self._extend(
+            [
+                {
+                    "actor": "agentgov",
+                    "action": "audit.recovered",
+                    "subject": "audit",
+                    "payload": {"interrupted_seq": seq, "outcome": outcome, "detail": detail},
+                }
+            ]
         )
         return f"{outcome}: {detail}"
 
@@ -301,20 +337,30 @@ class AuditLog:
                 if subject_prefix is None or _matches(record.subject, subject_prefix):
                     yield record
 
-    def verify(self) -> Verified:
+    def verify(self, *, since: Verified | None = None) -> Verified:
         """Check every record and the chain. Raises :class:`AuditTampered` at the first bad one.
 
-        An append that a crash interrupted is first completed or undone (:meth:`recover`).
+        An append that a crash interrupted is first completed or undone (:meth:`recover`). With ``since`` (an
+        earlier result for this file), the records it covered are not checked again when the file still starts
+        with exactly the bytes it verified (their SHA-256); otherwise everything is.
         """
         self.recover()
-        expected_prev, expected_seq, count = GENESIS, 1, 0
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             data = b""
-        lines = data.split(b"\n")
+        view = memoryview(data)
+        expected_prev, expected_seq, count, start = GENESIS, 1, 0, 0
+        digest = hashlib.sha256()
+        if since is not None and 0 < since.size <= len(data):
+            digest.update(view[: since.size])
+            if digest.hexdigest() == since.digest:
+                expected_prev, expected_seq, count, start = since.head, since.records + 1, since.records, since.size
+            else:
+                digest = hashlib.sha256()
+        lines = data[start:].split(b"\n")
         trailing = lines.pop()  # b"" when the file ends with a newline
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in enumerate(lines, start=count + 1):
             record = self._parse(raw, number)
             if record["hash"] != _digest(record):
                 raise AuditTampered(f"record {number} (seq {record['seq']}) was edited: its hash does not match its content", line=number)
@@ -325,14 +371,15 @@ class AuditLog:
                 raise AuditTampered(f"record {number} (seq {record['seq']}) does not chain to the record before it", line=number)
             expected_prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
         if trailing:
-            raise AuditTampered(f"record {len(lines) + 1} is incomplete: the file was truncated mid-record", line=len(lines) + 1)
+            raise AuditTampered(f"record {count + 1} is incomplete: the file was truncated mid-record", line=count + 1)
         head = self._read_head()
         if head is not None and head != (count, expected_prev):
             raise AuditTampered(
                 f"the log ends at record {count} but its head file records {head[0]}: records were removed from the end",
                 line=count + 1,
             )
-        return Verified(records=count, head=expected_prev)
+        digest.update(view[start:])
+        return Verified(records=count, head=expected_prev, size=len(data), digest=digest.hexdigest())
 
     def _parse(self, raw: bytes, number: int) -> dict[str, Any]:
         try:
@@ -350,13 +397,35 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _record_hash(line: bytes) -> str | None:
-    """The hash a complete, self-consistent record line carries, else ``None``."""
-    try:
-        record = json.loads(line)
-        return str(record["hash"]) if isinstance(record, dict) and set(record) == set(_FIELDS) and record["hash"] == _digest(record) else None
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One record to append, as :meth:`AuditLog.extend` takes it: actor, action, subject and maybe a payload."""
+    unknown = set(entry) - {"actor", "action", "subject", "payload"}
+    missing = {"actor", "action", "subject"} - set(entry)
+    if unknown or missing:
+        raise TypeError(f"an audit entry holds actor, action, subject and maybe payload; got {sorted(entry)}")
+    return {"payload": None, **entry}
+
+
+def _completes(written: bytes, *, after: tuple[int, str], ends: tuple[int, str]) -> bool:
+    """True when ``written`` is exactly the whole, self-consistent records ``after[0] + 1`` to ``ends[0]``,
+    chained to the record ``after`` and ending with the hash an intent named."""
+    if not written.endswith(b"\n"):
+        return False
+    lines = written.split(b"\n")[:-1]
+    seq, prev = after
+    if len(lines) != ends[0] - seq:
+        return False
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not (isinstance(record, dict) and set(record) == set(_FIELDS) and record["hash"] == _digest(record)):
+            return False
+        if record["seq"] != seq + 1 or record["prev"] != prev:
+            return False
+        seq, prev = record["seq"], record["hash"]
+    return (seq, prev) == ends
 
 
 def _matches(subject: str, agent: str) -> bool:

@@ -201,3 +201,70 @@ def test_concurrent_writers_in_four_processes_lose_nothing(log: AuditLog) -> Non
     for n in range(4):  # each writer's records kept their own order
         mine = [r.payload["i"] for r in records if r.actor == f"writer-{n}"]
         assert mine == list(range(250))
+
+
+def test_extend_appends_many_records_chained_after_the_last_one_and_masked_like_append(log: AuditLog) -> None:
+    _fill(log, 2)
+    written = log.extend(
+        [
+            {"actor": "bob", "action": "decision", "subject": "router/3", "payload": {"token": "abc"}},
+            {"actor": "bob", "action": "stage.change", "subject": "router/3"},
+        ]
+    )
+    records = list(log.records())
+    assert [r.seq for r in written] == [3, 4] and records[2:] == written
+    assert written[0].prev == records[1].hash and written[1].prev == written[0].hash
+    assert written[0].payload == {"token": "***"} and written[1].payload == {}
+    assert log.verify() == log.verify() and log.verify().records == 4
+    assert log.append(actor="a", action="x", subject="router").seq == 5  # the head file moved to the batch's end
+
+
+def test_extend_with_nothing_writes_nothing_and_a_malformed_entry_writes_nothing(log: AuditLog) -> None:
+    assert log.extend([]) == [] and not log.path.exists()
+    _fill(log, 1)
+    before = log.path.read_bytes()
+    with pytest.raises(TypeError, match="actor, action, subject"):
+        log.extend([{"actor": "a", "action": "x", "subject": "s"}, {"actor": "a", "action": "x"}])
+    assert log.path.read_bytes() == before
+
+
+def test_extend_after_records_were_cut_from_the_end_writes_nothing(log: AuditLog) -> None:
+    _fill(log)
+    _rewrite(log, _lines(log)[:-1])
+    before = log.path.read_bytes()
+    with pytest.raises(AuditTampered, match="does not match the head file"):
+        log.extend([{"actor": "a", "action": "x", "subject": "router"}] * 3)
+    assert log.path.read_bytes() == before
+
+
+def test_verify_since_an_earlier_result_checks_only_what_was_appended(log: AuditLog) -> None:
+    _fill(log, 3)
+    earlier = log.verify()
+    assert earlier.size == log.path.stat().st_size
+    _fill(log, 2)
+    resumed = log.verify(since=earlier)
+    assert resumed == log.verify() and resumed.records == 5
+    assert log.verify(since=resumed) == resumed  # nothing appended: nothing to check
+
+
+def test_verify_since_an_earlier_result_still_catches_an_edit_among_the_records_it_had_verified(log: AuditLog) -> None:
+    _fill(log, 3)
+    earlier = log.verify()
+    lines = _lines(log)
+    _rewrite(log, [lines[0].replace('"shadow"', '"canary"'), *lines[1:]])  # same size
+    with pytest.raises(AuditTampered, match=r"record 1 .* was edited"):
+        log.verify(since=earlier)
+    _rewrite(log, lines)
+    _fill(log, 1)
+    lines = _lines(log)
+    _rewrite(log, [lines[0], lines[1].replace('"shadow"', '"canary"'), *lines[2:]])  # edited, then grown
+    with pytest.raises(AuditTampered, match=r"record 2 .* was edited"):
+        log.verify(since=earlier)
+
+
+def test_verify_since_an_earlier_result_catches_records_cut_from_the_end(log: AuditLog) -> None:
+    _fill(log, 3)
+    earlier = log.verify()
+    _rewrite(log, _lines(log)[:-1])
+    with pytest.raises(AuditTampered, match="removed from the end"):
+        log.verify(since=earlier)

@@ -27,16 +27,25 @@ AuditLog(sys.argv[1]).append(actor="alice", action="stage.change", subject="rout
 """
 
 
+EXTEND = """
+import sys
+from agentgov.core.audit import AuditLog
+AuditLog(sys.argv[1]).extend(
+    [{"actor": "alice", "action": "stage.change", "subject": f"router/{i}", "payload": {"i": i}} for i in range(3)]
+)
+"""
+
+
 def _fill(log: AuditLog, n: int = 3) -> None:
     for i in range(n):
         log.append(actor="alice", action="decision", subject=f"router/{i + 1}", payload={"i": i})
 
 
-def kill_at(point: str, log: AuditLog, tmp_path: Path) -> None:
-    """Run one append in a new process, stop it at ``point`` and kill -9 it there."""
+def kill_at(point: str, log: AuditLog, tmp_path: Path, script: str = APPEND) -> None:
+    """Run one append (or ``script``) in a new process, stop it at ``point`` and kill -9 it there."""
     marker = tmp_path / f"{point}.paused"
     env = {**os.environ, "AGENTGOV_PAUSE_AT": point, "AGENTGOV_PAUSE_FILE": str(marker)}
-    process = subprocess.Popen([sys.executable, "-c", APPEND, str(log.path)], env=env)
+    process = subprocess.Popen([sys.executable, "-c", script, str(log.path)], env=env)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
@@ -79,6 +88,22 @@ def test_the_next_append_recovers_a_crash_at_each_point(log: AuditLog, tmp_path:
     if point == "audit.mid-record":
         torn = log.path.with_name("audit.torn-4.jsonl")
         assert torn.read_bytes() and not torn.read_bytes().endswith(b"\n")
+
+
+@pytest.mark.parametrize(("point", "outcome"), [("audit.mid-record", "discarded"), ("audit.after-append", "completed")])
+def test_a_crash_in_the_middle_of_a_bulk_append_keeps_all_its_records_or_none(
+    log: AuditLog, tmp_path: Path, point: str, outcome: str
+) -> None:
+    kill_at(point, log, tmp_path, script=EXTEND)
+
+    log.append(actor="bob", action="decision", subject="router/10")
+
+    actions = [r.action for r in log.records()]
+    kept = ["stage.change"] * 3 if outcome == "completed" else []
+    assert actions == ["decision"] * 3 + kept + ["audit.recovered", "decision"]
+    recovered = next(r for r in log.records() if r.action == "audit.recovered")
+    assert recovered.payload["outcome"] == outcome and recovered.payload["interrupted_seq"] == 6
+    assert log.verify().records == len(actions)
 
 
 def test_verify_alone_recovers_a_crash_and_says_so_in_the_log(log: AuditLog, tmp_path: Path) -> None:
