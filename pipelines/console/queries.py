@@ -1,12 +1,14 @@
 """What the console's pages show, gathered from the engines' own readers (nothing here decides anything).
 
-Every function returns plain dicts and lists for the templates. The audit log is read once per page; MLflow
-through one client per :class:`Sources`.
+Every function returns plain dicts and lists for the templates. The audit log is read through one
+:class:`IndexedAuditLog` per :class:`Sources` (parsed once, then only what was appended); MLflow through one client,
+with the registry read in as few calls as a page allows (one search for all agents, not calls per agent).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -15,9 +17,12 @@ from typing import Any
 from agentgov.core.audit import AuditLog
 from agentgov.core.config import Config
 from agentgov.core.plugins import PluginManager
+from agentgov.pipelines.console.auditindex import IndexedAuditLog
 
 LIVE_ALIASES = ("production", "canary", "shadow")
 WAITING = "needs-review"
+VERSIONS_PER_PAGE = 25
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # safe inside a quoted MLflow filter value
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,15 @@ class Sources:
         return connect(self.config)
 
     @cached_property
+    def log(self) -> IndexedAuditLog:
+        """The audit log the pages read: ``audit``'s file, kept parsed and indexed in this process."""
+        return IndexedAuditLog(self.audit.path, self.audit.masker)
+
+    @cached_property
     def rollout_context(self) -> Any:
         from agentgov.pipelines.rollout.controller import Context
 
-        return Context(self.config, self.plugins, self.audit)
+        return Context(self.config, self.plugins, self.log)
 
 
 def _when(text: str | None) -> str:
@@ -51,13 +61,28 @@ def _ms(created_at: int) -> str:
     return datetime.fromtimestamp(created_at / 1000, UTC).isoformat()[:19].replace("T", " ")
 
 
-def _decisions(audit: AuditLog, agent: str | None = None) -> list[dict[str, Any]]:
+def _decision(record: Any) -> dict[str, Any]:
+    return {**record.payload, "subject": record.subject, "recorded_at": record.time, "seq": record.seq}
+
+
+def _decisions(log: IndexedAuditLog, agent: str | None = None) -> list[dict[str, Any]]:
     """Every recorded decision (of ``agent``), oldest first, with its audit time."""
-    found = []
-    for record in audit.records(subject_prefix=agent):
-        if record.action == "decision" and (agent is None or record.subject.rpartition("/")[0] == agent):
-            found.append({**record.payload, "subject": record.subject, "recorded_at": record.time, "seq": record.seq})
-    return found
+    return [
+        _decision(r)
+        for r in log.select(agent=agent, action="decision")
+        if agent is None or r.subject.rpartition("/")[0] == agent
+    ]
+
+
+def _last_decision(log: IndexedAuditLog, agent: str) -> dict[str, Any] | None:
+    return next(
+        (
+            _decision(r)
+            for r in reversed(log.select(agent=agent, action="decision"))
+            if r.subject.rpartition("/")[0] == agent
+        ),
+        None,
+    )
 
 
 def drift_badge(tag: str | None) -> dict[str, str]:
@@ -72,57 +97,106 @@ def drift_badge(tag: str | None) -> dict[str, str]:
     return {"status": status if status in labels else "error", "label": labels.get(status, "error")}
 
 
-def _rollout(src: Sources, name: str) -> dict[str, Any] | None:
-    from agentgov.pipelines.rollout.state import read_state
+def _rollout(model: Any) -> dict[str, Any] | None:
+    """The rollout recorded on a registered model (as :func:`read_state` reads it), for the templates."""
+    from agentgov.pipelines.rollout.state import TAG_STATE, RolloutState
 
-    state = read_state(src.client, name)
-    return None if state is None else {**state.to_dict(), "step_text": state.describe_step(), "active": state.active}
+    raw = (model.tags or {}).get(TAG_STATE)
+    if not raw:
+        return None
+    state = RolloutState.from_dict(json.loads(raw))
+    return {**state.to_dict(), "step_text": state.describe_step(), "active": state.active}
+
+
+def _model(src: Sources, name: str) -> Any:
+    """The registered model ``name`` (its description, aliases and tags), :class:`NotFound` when not an agent's."""
+    from agentgov.registry.backend import LOCK_PREFIX
+    from agentgov.registry.errors import NotFound
+    from agentgov.registry.model import TAG_AGENT
+    from agentgov.registry.store import mlflow_errors
+
+    with mlflow_errors(f"agent {name}"):
+        model = src.client.get_registered_model(name)
+    if (model.tags or {}).get(TAG_AGENT) != "true" or name.startswith(LOCK_PREFIX):
+        raise NotFound(f"agent {name}: not found")
+    return model
+
+
+def _live_tags(src: Sources, live: dict[str, int]) -> dict[str, dict[str, str]]:
+    """The tags of each agent's live version (``{name: version}``): one search per distinct version number for
+    all the agents at that number, instead of one read per agent."""
+    from agentgov.registry.store import mlflow_errors
+
+    by_number: dict[int, list[str]] = {}
+    for name, version in live.items():
+        by_number.setdefault(version, []).append(name)
+    tags: dict[str, dict[str, str]] = {}
+    with mlflow_errors("reading the live versions"):
+        for version, names in sorted(by_number.items()):
+            plain = [n for n in names if _PLAIN_NAME.match(n)]
+            for name in set(names) - set(plain):  # a name that cannot be quoted in a filter: read on its own
+                tags[name] = dict(src.client.get_model_version(name, str(version)).tags or {})
+            if plain:
+                quoted = ", ".join(f"'{n}'" for n in plain)
+                found = src.client.search_model_versions(
+                    filter_string=f"name IN ({quoted}) AND version_number = {version}", max_results=len(plain)
+                )
+                tags.update({mv.name: dict(mv.tags or {}) for mv in found})
+    return tags
 
 
 def agents(src: Sources) -> list[dict[str, Any]]:
     """The agents page: per agent, who holds each live stage, the last decision, drift and any rollout."""
-    from agentgov.core.types import AgentRef
-    from agentgov.registry.model import TAG_DRIFT
-    from agentgov.registry.store import get, list_agents
+    from agentgov.registry.backend import LOCK_PREFIX
+    from agentgov.registry.model import TAG_AGENT, TAG_DRIFT
+    from agentgov.registry.store import mlflow_errors
 
-    last: dict[str, dict[str, Any]] = {}
-    for decision in _decisions(src.audit):
-        last[decision["subject"].rpartition("/")[0]] = decision
+    with mlflow_errors("listing agents"):  # description, aliases and tags (the rollout's state) of every agent
+        models = src.client.search_registered_models(filter_string=f"tags.`{TAG_AGENT}` = 'true'", max_results=1000)
+    models = sorted((m for m in models if not m.name.startswith(LOCK_PREFIX)), key=lambda m: m.name)
+    held = {m.name: {alias: _alias(m, alias) for alias in LIVE_ALIASES} for m in models}
+    live = {
+        name: version
+        for name, stages in held.items()
+        if (version := stages["production"] or stages["canary"] or stages["shadow"]) is not None
+    }
+    live_tags = _live_tags(src, live)
     rows = []
-    for agent in list_agents(src.client):
-        name = agent["name"]
-        held = {alias: agent["aliases"].get(alias) for alias in LIVE_ALIASES}
-        live = held["production"] or held["canary"] or held["shadow"]
-        drift = drift_badge(None)
-        if live is not None:  # one version read per agent, not its whole list
-            drift = drift_badge(get(src.client, AgentRef(name, version=live)).tags.get(TAG_DRIFT))
-        rollout = _rollout(src, name)
+    for model in models:
+        name = model.name
+        rollout = _rollout(model)
         rows.append(
             {
                 "name": name,
-                "description": agent["description"],
-                "held": held,
-                "last_decision": last.get(name),
-                "drift": drift,
+                "description": model.description or "",
+                "held": held[name],
+                "last_decision": _last_decision(src.log, name),
+                "drift": drift_badge(live_tags.get(name, {}).get(TAG_DRIFT)),
                 "rollout": rollout if rollout and rollout["active"] else None,
             }
         )
     return rows
 
 
-def agent(src: Sources, name: str, at: datetime | None = None) -> dict[str, Any]:
-    """The agent page: versions (stage, registrant, lineage, BOM), the stage history and who was live ``at``."""
+def _alias(model: Any, alias: str) -> int | None:
+    version = (model.aliases or {}).get(alias)
+    return int(version) if version is not None else None
+
+
+def agent(src: Sources, name: str, at: datetime | None = None, page: int = 1) -> dict[str, Any]:
+    """The agent page: versions (stage, registrant, lineage, BOM), newest first ``VERSIONS_PER_PAGE`` at a time,
+    the stage history and who was live ``at``."""
     from agentgov.registry import history
     from agentgov.registry.bom import BomUnavailable
     from agentgov.registry.bom import read as read_bom
-    from agentgov.registry.errors import NotFound
-    from agentgov.registry.store import list_agents, versions
+    from agentgov.registry.store import versions
 
-    found = [a for a in list_agents(src.client) if a["name"] == name]
-    if not found:
-        raise NotFound(f"agent {name}: not found")
+    model = _model(src, name)
+    every = versions(src.client, name)  # newest first
+    pages = max(1, -(-len(every) // VERSIONS_PER_PAGE))
+    page = min(max(page, 1), pages)
     rows = []
-    for v in versions(src.client, name):
+    for v in every[(page - 1) * VERSIONS_PER_PAGE : page * VERSIONS_PER_PAGE]:  # a BOM may be an artifact to fetch
         lineage = v.lineage
         try:
             bom = [{"section": i.section, "name": i.name, "value": i.value} for i in read_bom(src.client, v).items()]
@@ -147,20 +221,23 @@ def agent(src: Sources, name: str, at: datetime | None = None) -> dict[str, Any]
                 "mlflow_url": _mlflow_url(src.config, v.name, v.version),
             }
         )
-    recorded = history.load(src.audit, name)
+    recorded = history.load(src.log, name)
     changes = list(reversed(recorded.changes))
     holders = recorded.held_at(at) if at is not None else None
-    decisions = list(reversed(_decisions(src.audit, name)))
+    decisions = list(reversed(_decisions(src.log, name)))
     return {
         "name": name,
-        "description": found[0]["description"],
-        "aliases": found[0]["aliases"],
+        "description": model.description or "",
+        "aliases": {alias: int(version) for alias, version in (model.aliases or {}).items()},
         "versions": rows,
+        "page": page,
+        "pages": pages,
+        "version_count": len(every),
         "changes": changes,
         "at": at.isoformat()[:16] if at is not None else "",
         "holders": holders,
         "decisions": decisions,
-        "rollout": _rollout(src, name),
+        "rollout": _rollout(model),
         "prefect_url": _prefect_url(src.config),
     }
 
@@ -195,14 +272,15 @@ def decision(src: Sources, decision_id: str) -> dict[str, Any]:
     from agentgov.policies.approvals import approvals_for
     from agentgov.registry.errors import NotFound
 
-    for record in _decisions(src.audit):
-        if str(record.get("id")) == decision_id:
-            break
-    else:
+    found = next(
+        (r for r in reversed(src.log.select(action="decision")) if str(r.payload.get("id")) == decision_id), None
+    )
+    if found is None:
         raise NotFound(f"decision {decision_id}: not found")
+    record = _decision(found)
     made = Decision.from_dict(record)
     ref = AgentRef(made.agent.name, version=made.agent.version)
-    approvals = [a.to_dict() for a in approvals_for(src.audit, ref, Stage.parse(made.target.value))]
+    approvals = [a.to_dict() for a in approvals_for(src.log, ref, Stage.parse(made.target.value))]
     return {
         "decision": made,
         "recorded_at": _when(record["recorded_at"]),
@@ -222,10 +300,8 @@ def explain(src: Sources, name: str, version: int, target: str) -> dict[str, Any
 
     stage = Stage.parse(target)
     ref = AgentRef(name, version=version)
-    prepared = prepare(
-        src.config, ref, stage, actor=src.config.user, audit=src.audit, plugins=src.plugins, dry_run=True
-    )
-    last = [d for d in _decisions(src.audit, name) if d["subject"] == str(ref) and d.get("target") == stage.value]
+    prepared = prepare(src.config, ref, stage, actor=src.config.user, audit=src.log, plugins=src.plugins, dry_run=True)
+    last = [d for d in _decisions(src.log, name) if d["subject"] == str(ref) and d.get("target") == stage.value]
     return {
         "decision": prepared.decision,
         "recorded_at": "",
@@ -239,26 +315,23 @@ def explain(src: Sources, name: str, version: int, target: str) -> dict[str, Any
 
 def audit(src: Sources, agent: str = "", action: str = "", limit: int = 200) -> dict[str, Any]:
     """The audit page: ``audit verify``'s result, and the newest ``limit`` records of ``agent`` with ``action``."""
-    from collections import deque
-
     from agentgov.core.errors import AgentgovError
 
     try:
-        checked = src.audit.verify()
+        checked = src.log.verify()
         verified = {"ok": True, "text": f"{checked.records} records, chain intact (head {checked.head[:12]})"}
     except AgentgovError as exc:
         verified = {"ok": False, "text": str(exc)}
-    matching = (r for r in src.audit.records(subject_prefix=agent or None) if not action or r.action == action)
-    newest = list(reversed(deque(matching, maxlen=limit)))
-    return {"verified": verified, "records": newest, "agent": agent, "action": action, "limit": limit}
+    matching = src.log.select(agent=agent or None, action=action or None, newest=limit)
+    return {"verified": verified, "records": matching[::-1], "agent": agent, "action": action, "limit": limit}
 
 
 def review_queue(src: Sources) -> list[dict[str, Any]]:
     """Decisions waiting for a person: the latest decision about a version and stage says needs-review."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in _decisions(src.audit):
-        latest[(record["subject"], str(record.get("target")))] = record
-    return [r for r in reversed(latest.values()) if r.get("outcome") == WAITING]
+    latest: dict[tuple[str, str], Any] = {}
+    for record in src.log.select(action="decision"):
+        latest[(record.subject, str(record.payload.get("target")))] = record
+    return [_decision(r) for r in reversed(latest.values()) if r.payload.get("outcome") == WAITING]
 
 
 def rollout(src: Sources, name: str) -> dict[str, Any]:
@@ -268,7 +341,7 @@ def rollout(src: Sources, name: str) -> dict[str, Any]:
     found = report(src.rollout_context, name)
     rollout_id = found["rollout"].get("id")
     series = []
-    for record in src.audit.records(subject_prefix=name):
+    for record in src.log.records(subject_prefix=name):
         payload = record.payload
         if record.action == "event.rollout-step":  # a step's end, as the event hook saw it
             payload = payload.get("payload") or {}
@@ -322,14 +395,9 @@ def charts(series: list[dict[str, Any]], width: int = 320, height: int = 100) ->
 def drift(src: Sources, name: str) -> dict[str, Any]:
     """The drift page: every recorded ``drift.check`` of the agent, newest first, the live version's badge and
     the drifted share over time as SVG polyline points (two checks or more)."""
-    from agentgov.registry.errors import NotFound
-    from agentgov.registry.store import list_agents
-
-    found = [a for a in list_agents(src.client) if a["name"] == name]
-    if not found:
-        raise NotFound(f"agent {name}: not found")
+    _model(src, name)
     checks = []
-    for record in src.audit.records(subject_prefix=name):
+    for record in src.log.records(subject_prefix=name):
         if record.action != "drift.check" or record.subject.rpartition("/")[0] != name:
             continue
         p = record.payload
@@ -375,7 +443,7 @@ def report_file(src: Sources, name: str, stamp: str) -> Any:
     under ``<home>/reports`` named ``<stamp>.html`` is ever served (no path comes from the request)."""
     if not stamp:
         return None
-    for record in src.audit.records(subject_prefix=name):
+    for record in src.log.records(subject_prefix=name):
         if (
             record.action == "drift.check"
             and record.subject.rpartition("/")[0] == name

@@ -165,8 +165,10 @@ def test_an_edited_audit_log_is_shown_as_tampered_naming_the_record(console_home
     log.append(actor="ann", action="note", subject="a/1", payload={"text": "first"})
     log.append(actor="ann", action="note", subject="a/1", payload={"text": "second"})
     path = tmp_path / "audit.jsonl"
-    path.write_text(path.read_text().replace('"first"', '"edited"'))
     with TestClient(create_app(replace(console_home.sources, audit=log))) as tampered:
+        verified = _get(tampered, "/audit").split('id="verified"', 1)[1].split("</p>", 1)[0]
+        assert "2 records, chain intact" in verified  # remembered: the next page checks only what was appended
+        path.write_text(path.read_text().replace('"first"', '"fir5t"'))  # the same size, in place
         verified = _get(tampered, "/audit").split('id="verified"', 1)[1].split("</p>", 1)[0]
     assert "TAMPERED" in verified and "record 1" in verified and "edited" in verified
 
@@ -182,3 +184,50 @@ def test_every_template_ships_as_package_data() -> None:
     shipped = patterns["agentgov.pipelines.console"]
     templates = [p.relative_to(folder).as_posix() for p in (folder / "templates").rglob("*") if p.is_file()]
     assert templates and all(any(fnmatch.fnmatch(t, pattern) for pattern in shipped) for t in templates), templates
+
+
+def test_a_stage_change_made_while_the_console_runs_shows_on_the_next_page_load(
+    client: Any, console_home: ConsoleHome
+) -> None:
+    from agentgov.core.audit import AuditLog
+    from agentgov.core.types import AgentRef, Stage
+    from agentgov.pipelines.promotion import promote
+
+    src = console_home.sources
+    for path in ("/", f"/agents/{console_home.name}", "/audit", "/review"):
+        _get(client, path)  # read (and indexed) before the change
+    candidate = clone_candidate(console_home)
+    writer = AuditLog(src.audit.path)  # another process's writer, as the CLI's would be
+    _, made = promote(
+        src.config,
+        AgentRef(console_home.name, version=candidate),
+        Stage.SHADOW,
+        actor="carol",
+        audit=writer,
+        plugins=src.plugins,
+    )
+
+    row = _get(client, "/").split(f'href="/agents/{console_home.name}"', 1)[1].split("</tr>", 1)[0]
+    assert f"<td>v{candidate}</td>" in row and f"/decisions/{made.id}" in row  # shadow, and the last decision
+    timeline = _get(client, f"/agents/{console_home.name}").split('id="timeline"', 1)[1].split("</ol>", 1)[0]
+    assert f"carol moved v{candidate}" in timeline
+    audit = _get(client, "/audit")
+    assert f"{writer.verify().records} records, chain intact" in audit
+    newest = audit.split('id="records"', 1)[1].split("</tr>", 2)[1]
+    assert f"<td>{writer.verify().records}</td>" in newest and "<td>carol</td>" in newest
+
+
+def test_the_agent_page_shows_versions_a_page_at_a_time_newest_first(
+    client: Any, console_home: ConsoleHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentgov.pipelines.console import queries
+    from agentgov.registry.store import versions
+
+    monkeypatch.setattr(queries, "VERSIONS_PER_PAGE", 1)
+    newest = max(v.version for v in versions(console_home.sources.client, console_home.name))
+    first = _get(client, f"/agents/{console_home.name}")
+    assert f"<td>v{newest}" in first.split('id="versions"', 1)[1].split("</table>", 1)[0]
+    assert f'href="/agents/{console_home.name}?page=2">older</a>' in first and 'rel="prev"' not in first
+    last = _get(client, f"/agents/{console_home.name}?page={newest}")
+    assert "<td>v1" in last.split('id="versions"', 1)[1].split("</table>", 1)[0] and 'rel="next"' not in last
+    assert _get(client, f"/agents/{console_home.name}?page=999") == last  # past the end: the last page
