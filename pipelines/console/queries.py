@@ -74,15 +74,16 @@ def _decisions(log: IndexedAuditLog, agent: str | None = None) -> list[dict[str,
     ]
 
 
-def _last_decision(log: IndexedAuditLog, agent: str) -> dict[str, Any] | None:
-    return next(
-        (
-            _decision(r)
-            for r in reversed(log.select(agent=agent, action="decision"))
-            if r.subject.rpartition("/")[0] == agent
-        ),
-        None,
-    )
+def _last_decisions(log: IndexedAuditLog, agents: set[str]) -> dict[str, dict[str, Any]]:
+    """The last recorded decision of each of ``agents`` that has one (one read of the log, newest first)."""
+    last: dict[str, dict[str, Any]] = {}
+    for record in reversed(log.select(action="decision")):
+        agent = record.subject.rpartition("/")[0]
+        if agent in agents and agent not in last:
+            last[agent] = _decision(record)
+            if len(last) == len(agents):
+                break
+    return last
 
 
 def drift_badge(tag: str | None) -> dict[str, str]:
@@ -161,6 +162,7 @@ def agents(src: Sources) -> list[dict[str, Any]]:
         if (version := stages["production"] or stages["canary"] or stages["shadow"]) is not None
     }
     live_tags = _live_tags(src, live)
+    last = _last_decisions(src.log, set(held))
     rows = []
     for model in models:
         name = model.name
@@ -170,7 +172,7 @@ def agents(src: Sources) -> list[dict[str, Any]]:
                 "name": name,
                 "description": model.description or "",
                 "held": held[name],
-                "last_decision": _last_decision(src.log, name),
+                "last_decision": last.get(name),
                 "drift": drift_badge(live_tags.get(name, {}).get(TAG_DRIFT)),
                 "rollout": rollout if rollout and rollout["active"] else None,
             }
