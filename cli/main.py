@@ -163,6 +163,7 @@ def _register_commands() -> None:
         audit_commands,
         console_commands,
         data_commands,
+        demo_commands,
         drift_commands,
         eval_commands,
         gateway_commands,
@@ -180,6 +181,7 @@ def _register_commands() -> None:
 
     modules = (
         setup_commands,
+        demo_commands,
         registry_commands,
         manifest_commands,
         data_commands,
@@ -395,8 +397,8 @@ def _relay(status: int, finished: int) -> None:
 # -- the control plane: the command runs in a warm child of the home's `agentgov server` ----------------
 
 _TRUE = {"1", "true", "yes", "on"}
-# Commands that never go to the control plane: they manage it, make the home, or answer at once.
-_IN_PROCESS = {"server", "init", "version"}
+# Commands that never go to the control plane: they manage it, make the home (or a demo's), or answer at once.
+_IN_PROCESS = {"server", "init", "version", "demo"}
 _SERVE = "import sys, agentgov.cli.main; from agentgov.cli.server_commands import serve_main; serve_main(sys.argv[1:])"
 
 
