@@ -4,18 +4,20 @@ A page asks the log several questions (the last decision of each agent, an agent
 records of one action); reading and parsing 100,000 JSON lines for each would take seconds. An
 :class:`IndexedAuditLog` keeps the parsed records in memory, indexed by agent and action, and before every
 answer looks at the file: unchanged (same inode, size, modification and change times), the index answers as it
-is; grown, with the bytes it already read still the same (their SHA-256), only the new lines are parsed;
-anything else (replaced, shrunk, edited) and the index is rebuilt from the file. So a page never shows a record
-the file no longer holds, and a record appended by another process shows on the next page.
+is; grown, with the last record it read still where it was, only the new lines are parsed; anything else
+(replaced, shrunk below what was read, changed without growing) and the index is rebuilt from the file. So a
+record appended by another process shows on the next page, and a page never shows records of another file.
 
-``verify`` is :meth:`AuditLog.verify` resumed from the last verification when the verified bytes are unchanged,
-so a grown log costs only its new records; any change to those bytes and it verifies everything again.
+The log is append-only: the one other change is tampering, and that is ``verify``'s to catch (the audit page
+shows it, naming the record). The index does not re-read what it has read, so a record edited in place *and*
+followed by an append keeps showing as first read, beside that verdict. ``verify`` is :meth:`AuditLog.verify`
+resumed from the last verification when the bytes it verified are unchanged (their SHA-256), so a grown log
+costs only its new records; any change to those bytes and it verifies everything again.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import threading
@@ -31,7 +33,7 @@ from agentgov.core.masking import Masker
 
 _SEPARATORS = ("/", "@")  # an agent's subjects: the agent itself, NAME/VERSION, NAME@ALIAS
 # A file's times move in clock ticks (milliseconds): a change in the tick of the last look would leave them as
-# they were, so a file changed less than this long ago is looked at again, whatever its times say.
+# they were, so a verification of a file changed less than this long ago is not taken as still standing.
 _SETTLED_NS = 1_000_000_000
 # Parsing this many records at once moves everything read so far out of the cyclic garbage collector's sight
 # (``gc.freeze``): the records live as long as the console, and every full collection walking 100,000 of them
@@ -45,13 +47,24 @@ def agent_of(subject: str) -> str:
     return subject[:cut]
 
 
-def _stat_key(path: Path) -> tuple[int, ...] | None:
-    """What a change to the file changes: its identity, size, modification and status-change times."""
+def _stat_key(path: Path | int) -> tuple[int, ...] | None:
+    """What a change to the file (a path or an open descriptor) changes: its identity, size, modification and
+    status-change times; ``None`` when there is no file."""
     try:
-        st = os.stat(path)
+        st = os.fstat(path) if isinstance(path, int) else os.stat(path)
     except FileNotFoundError:
         return None
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _grew(index: _Index, key: tuple[int, ...] | None, f: Any) -> bool:
+    """True when the open file ``f`` (stat ``key``) is the file ``index`` read, grown or with a partial line cut:
+    the same inode, another size, and the last line read still ending where reading stopped."""
+    seen = index.seen
+    if seen is None or key is None or key[:2] != seen[:2] or key[2] == seen[2] or key[2] < index.offset:
+        return False
+    f.seek(index.offset - len(index.last_line))
+    return f.read(len(index.last_line)) == index.last_line
 
 
 def _settled(key: tuple[int, ...] | None) -> bool:
@@ -63,10 +76,9 @@ def _settled(key: tuple[int, ...] | None) -> bool:
 class _Index:
     """The records of the file's first ``offset`` bytes (whole lines only), and where each agent and action is."""
 
-    identity: tuple[int, int] | None = None  # the file's device and inode
-    key: tuple[int, ...] | None = None  # its stat when nothing can have changed since it was read, else None
+    seen: tuple[int, ...] | None = None  # the file's stat (:func:`_stat_key`) when it was last read
     offset: int = 0
-    digest: Any = field(default_factory=hashlib.sha256)  # of the first ``offset`` bytes
+    last_line: bytes = b""  # the last line read, which ends at ``offset``
     records: list[AuditRecord] = field(default_factory=list)
     by_agent: dict[str, list[int]] = field(default_factory=dict)
     by_action: dict[str, list[int]] = field(default_factory=dict)
@@ -131,38 +143,36 @@ class IndexedAuditLog(AuditLog):
 
     def _refresh(self) -> _Index:
         """Under the lock: bring the index up to the file (see the module docstring)."""
-        key = _stat_key(self.path)
-        index = self._index
-        if key is not None and key == index.key:
-            return index
-        if key is None:
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
             self._index = _Index()
             return self._index
-        with open(self.path, "rb") as f:
+        with f:
+            key = _stat_key(f.fileno())
+            index = self._index
+            if key == index.seen:
+                return index
+            if not _grew(index, key, f):
+                index = _Index()
+            f.seek(index.offset)
             data = f.read()
-        view = memoryview(data)
-        same_file = index.identity == key[:2] and len(data) >= index.offset
-        if not same_file or hashlib.sha256(view[: index.offset]).hexdigest() != index.digest.hexdigest():
-            index = _Index(identity=(key[0], key[1]))  # new, replaced, shrunk or edited: read it all again
         end = data.rfind(b"\n") + 1  # a line still being written is read once it is whole
-        before = len(index.records)
-        if end > index.offset:
-            number = len(index.records)
-            for line in data[index.offset : end].splitlines():
-                number += 1
-                try:
-                    index.add(AuditRecord(**json.loads(line)))
-                except (ValueError, TypeError):
-                    self._index = _Index()
-                    raise AuditError(
-                        f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`"
-                    ) from None
-            index.digest.update(view[index.offset : end])
-            index.offset = end
-            if len(index.records) - before >= _FREEZE_AFTER:
-                gc.freeze()
-        index.key = key if end == len(data) and _settled(key) else None  # else look again next time
+        lines = data[:end].splitlines(keepends=True)
+        for number, line in enumerate(lines, start=len(index.records) + 1):
+            try:
+                index.add(AuditRecord(**json.loads(line)))
+            except (ValueError, TypeError):
+                self._index = _Index()
+                raise AuditError(
+                    f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`"
+                ) from None
+        if lines:
+            index.offset, index.last_line = index.offset + end, lines[-1]
+        index.seen = key
         self._index = index
+        if len(lines) >= _FREEZE_AFTER:
+            gc.freeze()
         return index
 
     # -- verifying ----------------------------------------------------------
