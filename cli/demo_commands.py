@@ -24,6 +24,7 @@ class _Narrator:
 
     def __init__(self) -> None:
         self.index = 0
+        self.decisions: list[Decision] = []
 
     def running(self, title: str) -> AbstractContextManager[object]:
         self.index += 1
@@ -33,12 +34,15 @@ class _Narrator:
         say(f"[{self.index}/{STEPS}] {step.title} ({step.seconds:.1f} s)")
         for line in step.said:
             say(f"      {line}")
+        from agentgov.cli.policy_commands import print_decision
+
+        for decision in self.decisions:
+            print_decision(decision)
+        self.decisions.clear()
         sys.stdout.flush()
 
     def decision(self, decision: Decision) -> None:
-        from agentgov.cli.policy_commands import print_decision
-
-        print_decision(decision)
+        self.decisions.append(decision)  # shown under its step's lines
 
 
 @click.command()

@@ -162,14 +162,7 @@ def test_audit_verify_passes_on_the_demos_log(demo: Demo) -> None:
 
 def test_no_process_the_demo_started_is_left_running(demo: Demo) -> None:
     """Its Prefect server and the gateway's shadow host inherit the demo's AGENTGOV_CONFIG: none may run now."""
-    marker = f"AGENTGOV_CONFIG={demo.root / 'agentgov.toml'}".encode()
-    left = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
-                left.append((proc.name, (proc / "cmdline").read_bytes().replace(b"\0", b" ")[:200]))
-        except OSError:
-            continue
+    left = _started_by(demo.root)
     assert not left, left
 
 
@@ -182,3 +175,47 @@ def test_a_folder_holding_other_files_is_refused_in_one_line_with_exit_2(tmp_pat
         "(choose a new or empty folder, for example `agentgov demo agentgov-demo`)"
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_sigterm_stops_the_demo_and_every_service_it_started(tmp_path: Path) -> None:
+    """Stopped once its Prefect server is up: exit 130 in one line, and nothing it started outlives it."""
+    import signal
+    import time
+
+    root = tmp_path / "stopped"
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
+    process = subprocess.Popen(
+        [agentgov_executable(), "demo", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("[2/12]"):  # the data is generated and the Prefect server answers
+                break
+        assert _started_by(root), "the demo's Prefect server should be running now"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "agentgov: the demo was interrupted; every service it started has stopped (run it again to start over)"
+    )
+    deadline = time.monotonic() + 10
+    while _started_by(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _started_by(root)
+
+
+def _started_by(root: Path) -> list[tuple[str, bytes]]:
+    """The processes running with the demo's AGENTGOV_CONFIG in their environment (it, and all it started)."""
+    marker = f"AGENTGOV_CONFIG={root / 'agentgov.toml'}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc.name, (proc / "cmdline").read_bytes().replace(b"\0", b" ")[:200]))
+        except OSError:
+            continue
+    return found

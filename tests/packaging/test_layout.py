@@ -9,7 +9,8 @@ REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 ENGINE_FOLDERS = {"core", "plugins", "pipelines", "registry", "policies", "evals", "deploy", "cli"}
-NOT_PACKAGES = {"tests", "examples", "benchmarks", "docs", "build", "dist"}
+# agentgov-demo: what `agentgov demo` makes in the clone (the README's first command; ignored by git).
+NOT_PACKAGES = {"tests", "examples", "benchmarks", "docs", "build", "dist", "agentgov-demo"}
 
 
 def _packages_on_disk() -> set[str]:
