@@ -4,9 +4,9 @@ and R audit records, measured through the real app (Starlette's TestClient, in p
     python benchmarks/console.py [--agents 50] [--versions 100] [--records 100000] [--requests 20] [--home DIR]
 
 The first agent is registered for real (``register``: a logged model, its bill of materials and lineage) and
-promoted through shadow and canary for real (recorded decisions and stage changes); the others and the further versions are
-created with the MLflow client the way ``register`` tags them, reusing that version's logged model, so filling
-5,000 versions takes minutes rather than hours. A rollout of the measured agent is started for real (its state
+promoted through shadow and canary for real (recorded decisions and stage changes); the others and the further
+versions are created with the MLflow client the way ``register`` tags them, reusing that version's logged model,
+so filling 5,000 versions takes minutes rather than hours. A rollout of the measured agent is started for real (its state
 in the registry). The audit records are copies of those real decisions and stage changes, drift checks and
 approvals spread over the agents, written with the audit log's own bulk append (``AuditLog.extend``: hash
 chained, one fsync per batch). Prints how long populating took, then median and p95 per page in milliseconds.
