@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -73,6 +74,7 @@ def prefect_for_the_run(config: Config, meanwhile: Callable[[], object]) -> Iter
             yield url
             _catch_up(config, url)
         finally:
+            _flush(config, url)  # what an interrupted flow still queued goes now, not at exit to a stopped server
             os.environ.pop("PREFECT_API_URL", None)
 
 
@@ -88,6 +90,16 @@ def _catch_up(config: Config, url: str) -> None:
     if newest:
         with using_api(config, url, heartbeats=False):
             wait_for_task_runs(newest[0].id)
+
+
+def _flush(config: Config, url: str) -> None:
+    from agentgov.pipelines.runtime import flush_client, using_api
+
+    try:
+        with using_api(config, url, heartbeats=False):
+            flush_client(timeout=5)
+    except Exception as exc:  # never hide why the run ended
+        logging.getLogger("agentgov.pipelines").debug("could not flush Prefect's client: %s", exc)
 
 
 class Stopped(KeyboardInterrupt):

@@ -178,7 +178,7 @@ def test_a_folder_holding_other_files_is_refused_in_one_line_with_exit_2(tmp_pat
 
 
 def test_sigterm_stops_the_demo_and_every_service_it_started(tmp_path: Path) -> None:
-    """Stopped once its Prefect server is up: exit 130 in one line, and nothing it started outlives it."""
+    """Stopped while its Prefect server boots: exit 130 in one line, and nothing it started outlives it."""
     import signal
     import time
 
@@ -189,9 +189,10 @@ def test_sigterm_stops_the_demo_and_every_service_it_started(tmp_path: Path) -> 
     )
     try:
         assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("[2/12]"):  # the data is generated and the Prefect server answers
-                break
+        assert process.stdout.readline().startswith("[1/12]")  # the project is laid out; Prefect's server starts next
+        deadline = time.monotonic() + 60
+        while not any(b"prefect" in cmdline for _, cmdline in _started_by(root)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _started_by(root), "the demo's Prefect server should be running now"
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=120)
@@ -209,7 +210,7 @@ def test_sigterm_stops_the_demo_and_every_service_it_started(tmp_path: Path) -> 
 
 
 def _started_by(root: Path) -> list[tuple[str, bytes]]:
-    """The processes running with the demo's AGENTGOV_CONFIG in their environment (it, and all it started)."""
+    """The processes started with the demo's AGENTGOV_CONFIG in their environment: all the demo started."""
     marker = f"AGENTGOV_CONFIG={root / 'agentgov.toml'}".encode()
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
