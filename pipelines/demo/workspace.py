@@ -274,10 +274,13 @@ def broken_copy(ws: Workspace) -> Path:
 
 
 def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=agentgov demo", "-c", "user.email=demo@example.invalid", *args],
-        cwd=root, capture_output=True, text=True, timeout=60,
-    )
+    try:
+        done = subprocess.run(
+            ["git", "-c", "user.name=agentgov demo", "-c", "user.email=demo@example.invalid", *args],
+            cwd=root, capture_output=True, text=True, timeout=60,
+        )
+    except FileNotFoundError:
+        raise DemoError("the demo needs git (its project is a git repository, as lineage-complete wants)", hint="install git") from None
     if done.returncode != 0:
         raise DemoError(f"git {' '.join(args)} failed in {root}: {(done.stderr or done.stdout).strip()[:300]}")
     return done.stdout
