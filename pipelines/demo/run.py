@@ -383,7 +383,11 @@ def _step_verdicts(audit: AuditLog, rollout: str) -> list[str]:
         payload = record.payload.get("payload", {})
         if record.action != "event.rollout-step" or payload.get("rollout") != rollout:
             continue
-        checks = payload.get("analysis", {}).get("checks", [])
-        shown = ", ".join(f"{c.get('check')} {c.get('verdict')}" + (f" (n={c['n']})" if c.get("n") else "") for c in checks)
-        lines.append(f"{payload.get('step')}: {payload.get('verdict')}; {shown or 'no checks'}")
+        analysis = payload.get("analysis", {})
+        counts = analysis.get("counts", {})
+        shown = "; ".join(f"{c.get('check')} {c.get('verdict')}: {c.get('reason')}" for c in analysis.get("checks", []))
+        lines.append(
+            f"{payload.get('step')}: {payload.get('verdict')} on {counts.get('candidate', 0)} v2 and "
+            f"{counts.get('production', 0)} production calls; {shown or 'no checks'}"
+        )
     return lines

@@ -76,7 +76,7 @@ def test_v2_scores_above_v1_offline_with_intervals_that_do_not_overlap(demo: Dem
     assert v1["ci_low"] < v1["rate"] < v1["ci_high"] < v2["ci_low"] < v2["rate"] < v2["ci_high"]
 
 
-def test_mlflow_holds_v1_in_production_after_the_emergency_rollback(demo: Demo) -> None:
+def test_the_rollout_left_v2_in_production_and_the_emergency_rollback_put_v1_back(demo: Demo) -> None:
     from agentgov.registry.backend import connect
     from agentgov.registry.store import aliases, versions
 
@@ -85,6 +85,10 @@ def test_mlflow_holds_v1_in_production_after_the_emergency_rollback(demo: Demo) 
     assert stages == {1: "production", 2: "archived", 3: "candidate"}
     assert aliases(client, AGENT) == {"production": 1}
     assert [(v["version"], v["stage"]) for v in demo.summary["versions"]] == [(1, "production"), (2, "archived"), (3, "candidate")]
+    # Before the emergency rollback the rollout had left v2 in production and v1 as previous-production.
+    emergency = next(s for s in demo.summary["steps"] if s["name"] == "emergency")
+    assert emergency["aliases_before"] == {"production": 2, "previous-production": 1}
+    assert emergency["aliases_after"] == {"production": 1}
 
 
 def test_the_audit_log_tells_the_whole_story(demo: Demo) -> None:
