@@ -85,10 +85,10 @@ def _catch_up(config: Config, url: str) -> None:
 
     from agentgov.pipelines.runtime import using_api, wait_for_task_runs
 
-    with using_api(config, url, heartbeats=False), get_client(sync_client=True) as client:
-        newest = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
-    if newest:
-        with using_api(config, url, heartbeats=False):
+    with using_api(config, url, heartbeats=False):
+        with get_client(sync_client=True) as client:
+            newest = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        if newest:
             wait_for_task_runs(newest[0].id)
 
 
