@@ -9,6 +9,7 @@ is stopped on the way out, whether it finished, failed or was interrupted.
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import shutil
 import sys
@@ -225,9 +226,13 @@ class _Run:
         began = utcnow()
         sent = gateway.send(tickets(self.files["drift"], "LAUNCH")).result(timeout=300)
         gateway.close()  # every buffered inference row is written before the check reads them
+        # The window starts when the launch traffic did (the rollout's calls before it are not launch traffic):
+        # whole minutes, as windows are given, ending after the last launch-day call.
+        minutes = max(1, math.ceil((utcnow() - began).total_seconds() / 60))
         check = check_drift(
             self.config, self.plugins, AGENT, version=self.versions["v2"], reference=str(self.files["drift_reference"]),
-            window="1m", now=began + timedelta(minutes=1), agent_dir=self.ws.agent("v2"), audit=self.audit, actor=self.user,
+            window=f"{minutes}m", now=began + timedelta(minutes=minutes), agent_dir=self.ws.agent("v2"), audit=self.audit,
+            actor=self.user,
         )
         result = check.result
         report = str(check.report.html) if check.report else None
