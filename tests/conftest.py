@@ -100,6 +100,13 @@ def _no_control_plane_left(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def default_mode(agentgov_home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run as a user's do by default: through the home's control plane, which the first one starts
+    (``_no_control_plane_left`` stops it after the test)."""
+    monkeypatch.setenv("AGENTGOV_NO_SERVER", "0")
+
+
+@pytest.fixture
 def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Make an installed-looking distribution with ``agentgov`` entry points.
 

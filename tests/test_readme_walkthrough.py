@@ -38,7 +38,8 @@ def _clone(root: Path) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def test_the_walkthrough_runs_as_printed_and_every_command_succeeds(agentgov_home: Home) -> None:
+def test_the_walkthrough_runs_as_printed_and_every_command_succeeds(agentgov_home: Home, default_mode: None) -> None:
+    """In the default mode, as a reader runs it: the first command starts the home's control plane."""
     commands = walkthrough()
     assert commands[0].startswith("python3 -m venv .venv && "), commands[0]
     clone = Path.cwd()  # agentgov_home's project folder, with AGENTGOV_HOME set to a fresh home beside it

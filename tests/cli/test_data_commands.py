@@ -36,13 +36,18 @@ def agent(agentgov_home: Home, tmp_path: Path) -> Path:
     return repo / "router"
 
 
-def test_add_status_profile_and_validate_round_trip_quietly(run_cli: Run, agent: Path, agentgov_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_status_profile_and_validate_round_trip_quietly(
+    run_cli: Run, agent: Path, agentgov_home: Home, monkeypatch: pytest.MonkeyPatch, default_mode: None
+) -> None:
+    """In the default mode: the commands go through the home's control plane, quiet all the same."""
     repo = agent.parent  # the dataset is committed to git, as the shipped example's is
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "data in git"], cwd=repo, check=True)
     monkeypatch.chdir(repo)
     added = run_cli("data", "add", "router/data/eval.csv", check=True)  # from the repository's root: the agent is found above the file
-    assert added.stderr == "" and added.stdout.splitlines() == [
+    # The one line on stderr is the first command's status line while it starts the control plane.
+    assert added.stderr.splitlines() == [f"agentgov: starting the control plane for {agentgov_home.root} (once; --no-server skips it)"]
+    assert added.stdout.splitlines() == [
         "data/eval.csv was in git: took it out of git's index (`git rm --cached`, the file stays) so that DVC versions it.",
         "Initialised DVC (commit its .dvc/ folder).",
         *[line for line in added.stdout.splitlines() if line.startswith("Listed data/eval.csv (eval) at md5 ")],

@@ -35,8 +35,10 @@ def _promote(config: Config, home: Home, plugins: PluginManager, name: str, vers
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_example_agent_walks_to_production_and_rolls_back_on_the_cli(
-    registry_config: Config, agentgov_home: Home, agent_dir: Path, agent_name: str, run_cli: Run
+    registry_config: Config, agentgov_home: Home, agent_dir: Path, agent_name: str, run_cli: Run, default_mode: None
 ) -> None:
+    """In the default mode, as a user runs it: the first command starts the home's control plane, the rest use it."""
+
     def cli(*args: str) -> dict | list:
         return json.loads(run_cli(*args, "--json", check=True).stdout)
 
