@@ -44,7 +44,11 @@ def test_the_examples_own_tests_pass() -> None:
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
-def test_blocks_a_leaking_agent_passes_a_clean_one_and_fails_closed_when_blocked(agentgov_home, agent_dir: Path, agent_name: str, run_cli) -> None:
+def test_blocks_a_leaking_agent_passes_a_clean_one_and_fails_closed_when_blocked(
+    agentgov_home, agent_dir: Path, agent_name: str, run_cli, default_mode: None
+) -> None:
+    """In the default mode; a command with a block list in its environment is never answered by a control plane
+    started without it."""
     router = agent_dir / "router.py"
     clean = router.read_text()
     assert LEAKY_ROUTER != clean, "the example router changed; update LEAKY_ROUTER"
