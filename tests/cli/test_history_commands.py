@@ -85,7 +85,7 @@ def test_history_answers_at_any_moment_and_reports_a_hand_edited_alias(agent: Pa
     assert (cold.stdout, cold.stderr) == (edited.stdout, "")
 
 
-def test_diff_and_show_bom(agent: Path, run_cli: Run, agentgov_plugins: PluginManager) -> None:
+def test_diff_and_show_bom(agent: Path, run_cli: Run, agentgov_plugins: PluginManager, default_mode: None) -> None:
     from agentgov.pipelines.registration import register
 
     config = load_config()

@@ -2,6 +2,8 @@
 
 Override reasons become Prefect flow-run parameters and artifacts; approval
 comments become MLflow tags. None may carry a credential or personal data.
+The commands run in the default mode, through the home's control plane, whose
+Prefect server records the runs.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agentgov.core.config import Config
 from agentgov.registry.backend import connect
 
 from .conftest import one_run
+
+pytestmark = pytest.mark.usefixtures("default_mode")
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 EMAIL = "bob.on-call@example.com"
