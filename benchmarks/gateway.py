@@ -7,13 +7,17 @@ that sleeps 5 s and one that raises.
 Ways, each answering the same requests from ``--concurrency`` threads over keep-alive HTTP on 127.0.0.1:
 
 * ``bento direct``: the version's bento (``bentoml serve``), ``POST /act``;
+* ``bento direct, /act_traced``: the same bento's ``POST /act_traced`` in live mode, the route the gateway calls
+  (it returns the trace of the tool calls the gateway logs); BentoML's ``/act`` and this FastAPI route cost the
+  bento different CPU, so the gateway's own cost is the difference from this way, not from the one above;
 * ``gateway -> bento``: ``agentgov gateway --upstream 1=URL`` in front of that bento, mirroring off;
 * ``agent direct``: the same version loaded in a bare Starlette app (uvicorn, the agent in a thread pool, as the
   gateway runs an in-process version), no routing, logging or metrics;
 * ``gateway, mirroring off`` / ``healthy shadow`` / ``shadow sleeps 5 s`` / ``shadow raises``: ``agentgov gateway``
   with the versions in its process, every request mirrored (share 1.0) in the last three, each shadow version in
   a host process of its own (the default; ``--shadow-in-process`` would put it in the gateway's threads), with
-  the defaults: 4 shadow workers, 2 s timeout, a queue of 1000.
+  the defaults: 4 shadow workers, 2 s timeout, a queue of 1000, the host at niceness +10; routing read every
+  second (the default), as an operator runs it.
 
 Closed loop by default (each thread sends its next request when the last one answered: the machine runs
 flat out, so any CPU a shadow takes shows in the callers' latency); ``--rps`` paces the requests at a rate the
@@ -77,22 +81,26 @@ def requests_for(n: int) -> list[dict[str, str]]:
 
 
 class HttpCaller:
-    """POST /act over one keep-alive connection per thread."""
+    """POST /act over one keep-alive connection per thread (``traced``: POST /act_traced in live mode)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, traced: bool = False) -> None:
         self.port = port
+        self.traced = traced
         self.local = threading.local()
 
     def __call__(self, request: dict[str, Any]) -> Any:
         connection = getattr(self.local, "connection", None)
         if connection is None:
             connection = self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        connection.request("POST", "/act", body=json.dumps(request), headers={"content-type": "application/json"})
+        path, sent = "/act", request
+        if self.traced:
+            path, sent = "/act_traced", {"request": request, "mode": "live", "trace_id": "bench", "paired": None}
+        connection.request("POST", path, body=json.dumps(sent), headers={"content-type": "application/json"})
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {body[:200]!r}")
-        return json.loads(body)
+        return json.loads(body)["response"] if self.traced else json.loads(body)
 
 
 def measure(
@@ -324,8 +332,6 @@ def main() -> None:
                 agent,
                 "--port",
                 str(ports["gateway"]),
-                "--refresh",
-                "0.2",
                 "--shadow-timeout",
                 "2",
             ],
@@ -355,6 +361,7 @@ def main() -> None:
 
         ways: dict[str, tuple[int, Callable[[], None] | None]] = {
             "bento direct": (ports["bento"], None),
+            "bento direct, /act_traced": (ports["bento"], None),
             "gateway -> bento, mirroring off": (ports["gateway-bento"], None),
             "agent direct (bare app, in process)": (ports["direct"], None),
             "gateway, mirroring off": (ports["gateway"], route(None)),
@@ -362,7 +369,7 @@ def main() -> None:
             "gateway, shadow sleeps 5 s": (ports["gateway"], route(3)),
             "gateway, shadow raises": (ports["gateway"], route(4)),
         }
-        callers = {label: HttpCaller(port) for label, (port, _) in ways.items()}
+        callers = {label: HttpCaller(port, traced=label.endswith("/act_traced")) for label, (port, _) in ways.items()}
         for label, (_, prepare) in ways.items():  # warm-up: connections, first calls, every version loaded
             if prepare:
                 prepare()
@@ -419,6 +426,10 @@ def main() -> None:
         "targets": {
             "gateway_p50_over_bento_ms": round(
                 results["gateway -> bento, mirroring off"]["p50_ms"] - results["bento direct"]["p50_ms"], 3
+            ),
+            "gateway_p50_over_bento_act_traced_ms": round(
+                results["gateway -> bento, mirroring off"]["p50_ms"] - results["bento direct, /act_traced"]["p50_ms"],
+                3,
             ),
             "gateway_p50_over_agent_ms": round(
                 base["p50_ms"] - results["agent direct (bare app, in process)"]["p50_ms"], 3

@@ -87,10 +87,13 @@ def gateway(
     state (routing moves in the registry, through the gate). Also /healthz,
     /readyz, /metrics (Prometheus), /routing.
     """
+    import sys
+
     import uvicorn
 
     from agentgov.deploy.traffic import read_routing
     from agentgov.pipelines.gateway import GatewaySettings, build_gateway, create_app
+    from agentgov.pipelines.gateway.app import SWITCH_INTERVAL_S
 
     found = _upstreams(upstreams)
     read_routing(state.config, name)  # an unknown agent or an unreachable registry: one line, before binding
@@ -106,6 +109,7 @@ def gateway(
     app = create_app(build_gateway(state.config, name, settings=settings, urls=found or None))
     url = f"http://127.0.0.1:{port}"
     say(f"Gateway of {name} on {url}: POST {url}/act, GET {url}/readyz, {url}/metrics, {url}/routing. Ctrl-C stops.")
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from busy threads
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
 
 

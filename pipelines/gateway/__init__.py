@@ -68,6 +68,7 @@ def build_gateway(
             shadow_slots=settings.shadow_workers,
             shadow_process=settings.shadow_process,
             shadow_timeout_s=settings.shadow_timeout_s,
+            shadow_nice=settings.shadow_nice,
             **options,
         )
     )

@@ -33,6 +33,11 @@ from agentgov.pipelines.gateway.service import Gateway, NotReady
 
 KEY_HEADER = "x-agentgov-key"
 KEY_FIELD = "agentgov_key"
+# For a process that serves the gateway (``agentgov gateway`` sets it): the event loop shares the GIL with threads
+# that hold it for milliseconds (the inference log's Parquet writes, routing reads, in-process agents). Each time the
+# loop lets go of it (every poll for I/O) it may wait a whole switch interval to get it back: 5 ms by default, more
+# than the gateway's own cost. At 0.5 ms a request waits at most that behind them.
+SWITCH_INTERVAL_S = 0.0005
 
 
 def create_app(gateway: Gateway) -> Any:

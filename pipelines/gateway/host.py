@@ -5,7 +5,11 @@ its memory: a shadow that floods, spins or leaks slows the callers' answers.
 The gateway instead starts one host process per shadow version (``python -m
 agentgov.pipelines.gateway.host NAME VERSION PORT``, on 127.0.0.1, dying with
 the gateway) and sends it copies over HTTP with a time limit; a hang or a crash
-costs the gateway a timed-out request, nothing else.
+costs the gateway a timed-out request, nothing else. The host runs at a lower
+CPU priority (``--nice``, 10 by default from the gateway): where the machine has
+no CPU to spare, the callers' answers keep it and the shadow's copies wait, time
+out or are dropped as busy (counted), instead of the shadow's CPU showing in
+the callers' latency.
 
 The host answers ``POST /act_traced`` (``{"request", "mode", "trace_id",
 "paired"}`` -> ``{"response", "trace"}``; 500 with ``{"error", "trace"}`` when
@@ -87,9 +91,12 @@ class HostedUpstream(HttpUpstream):
 
 
 def start_host(
-    home: Path, name: str, version: int, *, slots: int, timeout_s: float, ready_s: float = 120
+    home: Path, name: str, version: int, *, slots: int, timeout_s: float, nice: int = 0, ready_s: float = 120
 ) -> HostedUpstream:
-    """Start a host process for ``name`` ``version`` and wait until it answers; its log is in the home."""
+    """Start a host process for ``name`` ``version`` and wait until it answers; its log is in the home.
+
+    ``nice`` is added to the host's niceness (a lower CPU priority than the gateway's for a positive one).
+    """
     from agentgov.deploy.process import wait_until_ready
     from agentgov.pipelines.runtime import die_with_parent, free_port
 
@@ -105,6 +112,8 @@ def start_host(
         str(port),
         "--slots",
         str(slots),
+        "--nice",
+        str(nice),
     ]
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -152,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("version", type=int)
     parser.add_argument("port", type=int)
     parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--nice", type=int, default=0, help="added to this process's niceness")
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)  # Linux: per thread, so before any thread starts; the threads started later inherit it
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     agent = load_agent(AgentRef(args.name, version=args.version), load_config())
     app = create_host_app(agent, args.slots)

@@ -7,6 +7,11 @@ held by hanging calls, a timeout, an error, or a bento that cannot run shadow
 mode drops the copy and counts it by reason. A copy that ran (answered,
 raised or timed out) is recorded, so the rollout's analysis sees the shadow's
 errors and timeouts too; one that never ran is only counted.
+
+A version that answers busy has every slot held by calls that outlived their
+time limit (a hang): for ``busy_backoff_s`` after that answer, copies to it are
+dropped as busy without being sent, so a hanging shadow does not turn into a
+stream of refused round trips that costs the gateway (and its callers) CPU.
 """
 
 from __future__ import annotations
@@ -55,10 +60,13 @@ class ShadowMirror:
         queue_size: int = 1000,
         workers: int = 4,
         timeout_s: float = 2.0,
+        busy_backoff_s: float = 0.1,
     ) -> None:
         self.queue_size = queue_size
         self.workers = workers
         self.timeout_s = timeout_s
+        self.busy_backoff_s = busy_backoff_s
+        self._busy_until: dict[Upstream, float] = {}  # an upstream that answered busy: no copy sent until then
         self._record = record
         self._dropped = dropped
         self._queue: asyncio.Queue[ShadowJob] | None = None
@@ -99,11 +107,15 @@ class ShadowMirror:
 
     async def _run(self, job: ShadowJob) -> None:
         began = time.perf_counter()
+        if began < self._busy_until.get(job.upstream, 0.0):
+            self._dropped("busy")
+            return
         try:
             answer = await asyncio.wait_for(
                 job.upstream.act(job.request, mode="shadow", trace_id=job.trace_id, paired=job.paired), self.timeout_s
             )
         except Busy:
+            self._busy_until[job.upstream] = time.perf_counter() + self.busy_backoff_s
             self._dropped("busy")
             return
         except ShadowUnsupported as exc:

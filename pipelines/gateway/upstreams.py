@@ -169,10 +169,10 @@ class HttpUpstream:
                 self._traced = True
                 if answer.status == 503:
                     raise Busy(f"{self.describe}: {answer.text[:200]}")
-                if answer.status == 500 and _json_object(answer).get("error"):
-                    data = _json_object(answer)
-                    trace = Trace.from_dict(data["trace"]) if data.get("trace") else None
-                    raise UpstreamError(str(data["error"]), trace)
+                failed = _json_object(answer) if answer.status == 500 else {}
+                if failed.get("error"):
+                    trace = Trace.from_dict(failed["trace"]) if failed.get("trace") else None
+                    raise UpstreamError(str(failed["error"]), trace)
                 data = self._json(answer)
                 trace = Trace.from_dict(data["trace"]) if data.get("trace") else None
                 return Answer(data.get("response"), trace)

@@ -1,10 +1,12 @@
-"""Shadow versions hosted in processes of their own: no side effect, a hang costs the callers nothing, the
-host processes end with the gateway."""
+"""Shadow versions hosted in processes of their own: no side effect, a hang costs the callers nothing, every
+thread of a host runs at a lower CPU priority than the gateway, the host processes end with the gateway."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 from agentgov.deploy.process import alive
 from agentgov.evals import inference_log
@@ -16,7 +18,13 @@ from .test_service import running, wait_for
 HOSTED = GatewaySettings(refresh_s=0.05, shadow_timeout_s=0.5, log_max_wait_s=0.2, shadow_process=True)
 
 
-def test_a_hosted_shadow_executes_no_side_effect_and_a_hanging_one_costs_the_caller_nothing(gateway_agent) -> None:
+def niceness_of_threads(pid: int) -> set[int]:
+    return {os.getpriority(os.PRIO_PROCESS, int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def test_a_hosted_shadow_runs_below_the_gateways_priority_executes_no_side_effect_and_a_hang_costs_nothing(
+    gateway_agent,
+) -> None:
     gateway_agent.clear_tickets()
     before = len(inference_log.read(gateway_agent.config.home, gateway_agent.name))
     gateway_agent.route(production=1, shadow=2, mirror_share=1.0, rollout_id="r-hosted")
@@ -36,6 +44,8 @@ def test_a_hosted_shadow_executes_no_side_effect_and_a_hanging_one_costs_the_cal
                 )
             )
             hosts.append(gateway.table.current.shadow.process.pid)
+            expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + HOSTED.shadow_nice)
+            assert HOSTED.shadow_nice > 0 and niceness_of_threads(hosts[0]) == {expected}
             assert "hosted in pid" in (await client.get("/routing")).json()["shadow_upstream"]
 
             await asyncio.to_thread(

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from agentgov.pipelines.gateway.shadow import ShadowJob, ShadowMirror, ShadowResult
-from agentgov.pipelines.gateway.upstreams import Answer
+from agentgov.pipelines.gateway.upstreams import Answer, Busy
 
 
 class Gate:
@@ -79,3 +79,48 @@ def test_a_copy_past_its_time_limit_is_recorded_as_a_timeout_and_counted() -> No
 
     dropped, recorded = asyncio.run(main())
     assert dropped["timeout"] == 1 and len(recorded) == 1 and recorded[0].error.startswith("timeout")
+
+
+class Full:
+    """An upstream whose every slot is held (by calls that outlived their time limit): it answers busy."""
+
+    version = 9
+    describe = "full"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def act(self, request: dict[str, Any], *, mode: str = "live", trace_id: str, paired: Any = None) -> Answer:
+        self.calls += 1
+        raise Busy("every slot is taken")
+
+    async def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+def test_after_a_busy_answer_copies_are_dropped_as_busy_without_being_sent_until_the_backoff_ends() -> None:
+    async def main(backoff_s: float) -> tuple[Counter[str], int, list[ShadowResult]]:
+        dropped: Counter[str] = Counter()
+        recorded: list[ShadowResult] = []
+        upstream = Full()
+        mirror = ShadowMirror(
+            record=recorded.append,
+            dropped=lambda reason: dropped.update([reason]),
+            queue_size=100,
+            workers=2,
+            busy_backoff_s=backoff_s,
+        )
+        await mirror.start()
+        for i in range(30):
+            mirror.offer(ShadowJob(upstream, {"n": i}, f"r{i}", f"r{i}", f"r{i}.shadow", None, "r"))
+        await mirror.stop(grace_s=5)
+        return dropped, upstream.calls, recorded
+
+    dropped, calls, recorded = asyncio.run(main(backoff_s=60))
+    # At most one copy per worker went out before the first busy answer came back; none after it.
+    assert dropped["busy"] == 30 and 1 <= calls <= 2 and recorded == []
+    dropped, calls, recorded = asyncio.run(main(backoff_s=0))
+    assert dropped["busy"] == 30 and calls == 30 and recorded == []
