@@ -204,13 +204,16 @@ def test_rows_are_written_in_batches_and_every_one_is_flushed_at_shutdown(gatewa
         async with running(gateway_agent, settings) as (gateway, client):
             for i in range(120):
                 assert (await client.post("/act", json={"subject": f"b{i}"})).status_code == 200
-            await wait_for(lambda: gateway.log.written == 100)
-            assert gateway.log.waiting == 20  # the rest waits for a full batch or the shutdown
+            # The writer takes every waiting row once a batch is full (more than 50 when it wakes late on a busy
+            # machine): once it has caught up, less than a batch waits for the next one or the shutdown.
+            log = gateway.log
+            await wait_for(lambda: log.written + log.waiting == 120 and log.waiting < settings.log_batch_rows)
+            assert log.written >= settings.log_batch_rows
         return gateway
 
     gateway = asyncio.run(main())
-    assert len(rows(gateway_agent)) - before == 120
-    assert len(list(folder.rglob("*.parquet"))) - files_before == 3 == gateway.log.files
+    assert len(rows(gateway_agent)) - before == 120 == gateway.log.written
+    assert len(list(folder.rglob("*.parquet"))) - files_before == gateway.log.files <= 3  # batches, not a file per request
 
 
 def test_readiness_health_and_metrics(gateway_agent) -> None:
