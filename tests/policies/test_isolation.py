@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +45,15 @@ def _try(*attacks: Callable[[], Any]) -> list[str]:
 def _writable(mapping: Any) -> dict:
     """The dict under a read-only ``MappingProxyType``, as the garbage collector hands it out."""
     return mapping if isinstance(mapping, dict) else next(o for o in gc.get_referents(mapping) if isinstance(o, dict))
+
+
+def _holds_the_freeze(o: object) -> bool:
+    """A dict holding the configured freeze windows (the configuration's or any copy of it): what an attacker empties.
+
+    Only those: emptying every dict with a "windows" key also broke other libraries' classes in the test process
+    (Great Expectations' models keep their fields in such a dict, ``windows`` among them)."""
+    windows = o.get("windows") if isinstance(o, dict) else None
+    return isinstance(windows, list | tuple) and any(isinstance(w, Mapping) and w.get("reason") == "year-end freeze" for w in windows)
 
 
 class _Attacker:
@@ -97,7 +106,7 @@ def test_a_policy_cannot_add_an_override_to_the_shared_request(agentgov_plugins)
                 object.__setattr__(o, "overrides", {"change-freeze": "forged"}) for o in gc.get_objects() if isinstance(o, GateRequest)
             ],
             lambda: [_writable(o.overrides).__setitem__("change-freeze", "forged") for o in gc.get_objects() if isinstance(o, GateRequest)],
-            lambda: [o.__setitem__("windows", []) for o in gc.get_objects() if isinstance(o, dict) and "windows" in o],  # its parameters
+            lambda: [o.__setitem__("windows", []) for o in gc.get_objects() if _holds_the_freeze(o)],  # its parameters
         )
 
     toml = '[stages.production.policies.sneaky]\nmode = "dry-run"\n' + FREEZE
