@@ -223,6 +223,7 @@ class _Run:
 
         gateway = self.gateway
         assert gateway is not None, "the rollout step starts the gateway"
+        gateway.wait_for_production(self.versions["v2"])  # the launch traffic is v2's alone, from its first ticket
         began = utcnow()
         sent = gateway.send(tickets(self.files["drift"], "LAUNCH")).result(timeout=300)
         gateway.close()  # every buffered inference row is written before the check reads them

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -111,6 +112,19 @@ class GatewayTraffic:
 
     def _call(self, coroutine: Any, timeout: float | None = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def wait_for_production(self, version: int, timeout: float = 10.0) -> None:
+        """Wait until the gateway answers production from ``version`` (it re-reads the routing every ``refresh_s``)."""
+        self._call(self._await_production(version, timeout), timeout=timeout + 5)
+
+    async def _await_production(self, version: int, timeout: float) -> None:
+        from agentgov.pipelines.demo.workspace import DemoError
+
+        deadline = time.monotonic() + timeout
+        while (await self._client.get("/routing")).json().get("production") != version:
+            if time.monotonic() > deadline:
+                raise DemoError(f"the gateway did not route production to v{version} within {timeout:.0f} s")
+            await asyncio.sleep(0.05)
 
     def send(self, requests: list[dict[str, str]], *, until: threading.Event | None = None) -> Future[Sent]:
         """Replay ``requests`` (round and round while ``until`` is not set; once without it); what was sent, when done."""

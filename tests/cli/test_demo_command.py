@@ -142,6 +142,7 @@ def test_shadow_copies_left_no_rows_in_the_helpdesk_store(demo: Demo) -> None:
         for key in ("rollout_traffic", "drift_traffic")
         if key in step
     }
+    assert set(live["drift"]) == {"2"}  # the launch traffic started once the gateway routed production to v2
     assert by_router["tfidf-logreg"] == live["rollout"]["2"] + live["drift"]["2"]
     assert by_router["keyword-rules"] == live["rollout"]["1"]
     assert "keyword-rules-broken" not in by_router  # the blocked version never served
