@@ -330,12 +330,16 @@ class AuditLog:
             return
         with f:
             for number, line in enumerate(f, start=1):
-                try:
-                    record = AuditRecord(**json.loads(line))
-                except (ValueError, TypeError):
-                    raise AuditError(f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`") from None
-                if subject_prefix is None or _matches(record.subject, subject_prefix):
+                record = self._record(line, number)
+                if subject_prefix is None or is_about(record.subject, subject_prefix):
                     yield record
+
+    def _record(self, line: str | bytes, number: int) -> AuditRecord:
+        """The record on line ``number``; :class:`AuditError` naming the file and line when it is not one."""
+        try:
+            return AuditRecord(**json.loads(line))
+        except (ValueError, TypeError):
+            raise AuditError(f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`") from None
 
     def verify(self, *, since: Verified | None = None) -> Verified:
         """Check every record and the chain. Raises :class:`AuditTampered` at the first bad one.
@@ -428,6 +432,6 @@ def _completes(written: bytes, *, after: tuple[int, str], ends: tuple[int, str])
     return (seq, prev) == ends
 
 
-def _matches(subject: str, agent: str) -> bool:
+def is_about(subject: str, agent: str) -> bool:
     """True when ``subject`` is the agent itself or one of its versions or stages."""
     return subject == agent or subject.startswith((f"{agent}/", f"{agent}@"))

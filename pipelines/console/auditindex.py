@@ -18,7 +18,6 @@ costs only its new records; any change to those bytes and it verifies everything
 from __future__ import annotations
 
 import gc
-import json
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentgov.core.audit import AuditLog, AuditRecord, Verified
+from agentgov.core.audit import AuditLog, AuditRecord, Verified, is_about
 from agentgov.core.errors import AuditError, AuditTampered
 from agentgov.core.masking import Masker
 
@@ -122,12 +121,7 @@ class IndexedAuditLog(AuditLog):
         with self._lock:
             index = self._refresh()
             if agent is not None and agent_of(agent) != agent:  # not an agent's name: compare every subject
-                found = [
-                    r
-                    for r in index.records
-                    if (r.subject == agent or r.subject.startswith((f"{agent}/", f"{agent}@")))
-                    and (action is None or r.action == action)
-                ]
+                found = [r for r in index.records if is_about(r.subject, agent) and (action is None or r.action == action)]
                 return found[-newest:] if newest else found
             if agent is None and action is None:
                 return index.records[-newest:] if newest else list(index.records)
@@ -161,12 +155,10 @@ class IndexedAuditLog(AuditLog):
         lines = data[:end].splitlines(keepends=True)
         for number, line in enumerate(lines, start=len(index.records) + 1):
             try:
-                index.add(AuditRecord(**json.loads(line)))
-            except (ValueError, TypeError):
+                index.add(self._record(line, number))
+            except AuditError:
                 self._index = _Index()
-                raise AuditError(
-                    f"{self.path}, line {number}: not a valid audit record; run `agentgov audit verify`"
-                ) from None
+                raise
         if lines:
             index.offset, index.last_line = index.offset + end, lines[-1]
         index.seen = key
