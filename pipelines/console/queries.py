@@ -99,13 +99,12 @@ def drift_badge(tag: str | None) -> dict[str, str]:
 
 
 def _rollout(model: Any) -> dict[str, Any] | None:
-    """The rollout recorded on a registered model (as :func:`read_state` reads it), for the templates."""
-    from agentgov.pipelines.rollout.state import TAG_STATE, RolloutState
+    """The rollout recorded on a registered model, for the templates."""
+    from agentgov.pipelines.rollout.state import state_of
 
-    raw = (model.tags or {}).get(TAG_STATE)
-    if not raw:
+    state = state_of(model)
+    if state is None:
         return None
-    state = RolloutState.from_dict(json.loads(raw))
     return {**state.to_dict(), "step_text": state.describe_step(), "active": state.active}
 
 

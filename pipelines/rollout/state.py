@@ -130,7 +130,12 @@ def new_state(agent: str, candidate: int, baseline: int | None, plan: dict[str, 
 def read_state(client: MlflowClient, agent: str) -> RolloutState | None:
     """The agent's current (or last) rollout, or ``None`` if it never had one."""
     with mlflow_errors(f"agent {agent}"):
-        raw = (client.get_registered_model(agent).tags or {}).get(TAG_STATE)
+        return state_of(client.get_registered_model(agent))
+
+
+def state_of(model: Any) -> RolloutState | None:
+    """The rollout recorded on a registered model already read (its tags), or ``None`` if it never had one."""
+    raw = (model.tags or {}).get(TAG_STATE)
     return RolloutState.from_dict(json.loads(raw)) if raw else None
 
 
