@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentgov.core.types import AgentRef
 from agentgov.registry.backend import LOCK_PREFIX, quiet
@@ -39,9 +39,14 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
-def list_agents(client: MlflowClient) -> list[dict]:
+def agent_models(client: MlflowClient) -> list[Any]:
+    """Every agent's registered model (description, aliases, tags), by name; the registry's locks left out."""
     with mlflow_errors("listing agents"):
         models = client.search_registered_models(filter_string=f"tags.`{TAG_AGENT}` = 'true'", max_results=1000)
+    return sorted((m for m in models if not m.name.startswith(LOCK_PREFIX)), key=lambda m: m.name)
+
+
+def list_agents(client: MlflowClient) -> list[dict]:
     return [
         {
             "name": m.name,
@@ -49,8 +54,7 @@ def list_agents(client: MlflowClient) -> list[dict]:
             "latest_version": max((int(v.version) for v in (m.latest_versions or [])), default=None),
             "aliases": {alias: int(version) for alias, version in (m.aliases or {}).items()},
         }
-        for m in sorted(models, key=lambda m: m.name)
-        if not m.name.startswith(LOCK_PREFIX)
+        for m in agent_models(client)
     ]
 
 

@@ -147,13 +147,10 @@ def _live_tags(src: Sources, live: dict[str, int]) -> dict[str, dict[str, str]]:
 
 def agents(src: Sources) -> list[dict[str, Any]]:
     """The agents page: per agent, who holds each live stage, the last decision, drift and any rollout."""
-    from agentgov.registry.backend import LOCK_PREFIX
-    from agentgov.registry.model import TAG_AGENT, TAG_DRIFT
-    from agentgov.registry.store import mlflow_errors
+    from agentgov.registry.model import TAG_DRIFT
+    from agentgov.registry.store import agent_models
 
-    with mlflow_errors("listing agents"):  # description, aliases and tags (the rollout's state) of every agent
-        models = src.client.search_registered_models(filter_string=f"tags.`{TAG_AGENT}` = 'true'", max_results=1000)
-    models = sorted((m for m in models if not m.name.startswith(LOCK_PREFIX)), key=lambda m: m.name)
+    models = agent_models(src.client)  # description, aliases and tags (the rollout's state) of every agent
     held = {m.name: {alias: _alias(m, alias) for alias in LIVE_ALIASES} for m in models}
     live = {
         name: version
