@@ -165,6 +165,14 @@ def status_(state: State, name: str, as_json: bool) -> None:
             rows,
             title=f"Analysis of step {analysis['step'] + 1} ({analysis['kind']})",
         )
+        spent = next((c for c in analysis["checks"] if c["check"] == "shadow_agreement"), {})
+        deltas = [
+            f"{what} {spent[key]:+.4g}"
+            for what, key in (("latency", "mean_latency_delta_ms"), ("cost", "mean_cost_delta"), ("tokens", "mean_tokens_delta"))
+            if spent.get(key) is not None
+        ]
+        if deltas:
+            say(f"per pair, shadow minus production (mean): {', '.join(deltas)} (latency in ms)")
     say(f"waiting for: {found['waiting_for']}")
 
 

@@ -34,8 +34,8 @@ RESPONSE_FIELDS = ("action", "label", "confidence", "text")
 REQUEST_PREFIX = "request."
 RESPONSE_PREFIX = "response."
 META_COLUMNS = (
-    "time", "agent", "version", "stage", "request_id", "pairing_id", "latency_ms", "cost", "error", "trace_id",
-    "rollout_id", "trace",
+    "time", "agent", "version", "stage", "request_id", "pairing_id", "latency_ms", "cost", "tokens", "error",
+    "trace_id", "rollout_id", "trace",
 )
 REQUIRED_COLUMNS = ("time", "request_id")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -54,7 +54,8 @@ class InferenceRecord:
     response: Mapping[str, Any] = field(default_factory=dict)
     pairing_id: str | None = None
     latency_ms: float | None = None
-    cost: float | None = None
+    cost: float | None = None  # as the agent reported it (:mod:`agentgov.evals.usage`); None when it did not
+    tokens: float | None = None
     error: str | None = None
     trace_id: str | None = None
     rollout_id: str | None = None  # the rollout whose routing sent the call here (gateway), None outside one
@@ -81,6 +82,7 @@ class InferenceRecord:
             "pairing_id": self.pairing_id,
             "latency_ms": self.latency_ms,
             "cost": self.cost,
+            "tokens": self.tokens,
             "error": self.error,
             "trace_id": self.trace_id,
             "rollout_id": self.rollout_id,
@@ -149,6 +151,9 @@ def read(
     if not frames:
         return _typed(pd.DataFrame({column: [] for column in (*META_COLUMNS, *_response_columns())}))
     frame = pd.concat(frames, ignore_index=True)
+    for column in META_COLUMNS:  # files written before a column existed read back with it empty
+        if column not in frame.columns:
+            frame[column] = None
     keep = pd.Series(True, index=frame.index)
     if version is not None:
         keep &= frame["version"] == int(version)
@@ -270,7 +275,7 @@ def normalise(frame: pd.DataFrame, *, agent: str, version: int | None = None, st
         bad = frame["version"].map(lambda v: not _missing(v)) & (versions.isna() | (versions % 1 != 0) | (versions < 1))
         _first_bad(frame, "version", bad, "a version number (1, 2...)")
         frame["version"] = versions.astype("Int64")
-    for column in ("latency_ms", "cost", f"{RESPONSE_PREFIX}confidence"):
+    for column in ("latency_ms", "cost", "tokens", f"{RESPONSE_PREFIX}confidence"):
         if column in frame.columns:
             numbers = pd.to_numeric(frame[column], errors="coerce")
             bad = frame[column].map(lambda v: not _missing(v)) & numbers.isna()
@@ -344,7 +349,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = None
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["version"] = pd.to_numeric(frame["version"]).astype("Int64")
-    for column in ("latency_ms", "cost", f"{RESPONSE_PREFIX}confidence"):
+    for column in ("latency_ms", "cost", "tokens", f"{RESPONSE_PREFIX}confidence"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     for column in ("agent", "stage", "request_id", "pairing_id", "error", "trace_id", "rollout_id", "trace",
                    f"{RESPONSE_PREFIX}action", f"{RESPONSE_PREFIX}label", f"{RESPONSE_PREFIX}text"):

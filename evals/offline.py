@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentgov.core.errors import AgentgovError
-from agentgov.core.stats import number
 from agentgov.evals.metrics import Outcome, Summary, summarize
+from agentgov.evals.usage import reported_usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,7 +244,7 @@ def run_one(act: Callable[[dict[str, Any]], Any], request: Mapping[str, Any], ex
     answer = response.get(response_field)
     if answer is None or str(answer) == "":
         return Outcome(expected, None, latency, error=f"invalid response: no '{response_field}'")
-    return Outcome(expected, str(answer), latency, cost=number(response.get("cost")))
+    return Outcome(expected, str(answer), latency, cost=reported_usage(response).cost)
 
 
 def run_eval(

@@ -25,6 +25,7 @@ from typing import Any
 
 from agentgov.deploy.traffic import Routing
 from agentgov.evals.inference_log import RESPONSE_FIELDS, InferenceRecord
+from agentgov.evals.usage import reported_usage
 from agentgov.pipelines.gateway.logbuffer import LogBuffer
 from agentgov.pipelines.gateway.metrics import GatewayMetrics
 from agentgov.pipelines.gateway.shadow import ShadowJob, ShadowMirror, ShadowResult
@@ -213,6 +214,7 @@ class Gateway:
         pairing_id: str,
     ) -> InferenceRecord:
         trace = answer.trace if answer is not None else None
+        usage = reported_usage(answer.response if answer is not None else None)
         return InferenceRecord(
             time=started,
             agent=self.agent,
@@ -223,6 +225,8 @@ class Gateway:
             response=_loggable_response(answer.response if answer is not None else None),
             pairing_id=pairing_id,
             latency_ms=round(seconds * 1000, 3),
+            cost=usage.cost,
+            tokens=usage.tokens,
             error=error,
             trace_id=trace.trace_id if trace is not None else request_id,
             rollout_id=rollout_id,

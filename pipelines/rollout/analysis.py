@@ -206,6 +206,8 @@ def _agreement(
         else:
             verdict, reason = INCONCLUSIVE, f"not yet sure: {where}, {summary.requests} pairs (min {min_requests})"
         check.update(candidate=summary.agreement, interval=[low, high])
+    for delta in ("mean_latency_delta_ms", "mean_cost_delta", "mean_tokens_delta"):  # what the pairs spent, candidate - production
+        check[delta] = getattr(summary, delta)
     check.update(verdict=verdict, reason=reason)
     return stats, check
 
@@ -217,6 +219,7 @@ def _side(row: dict[str, Any]) -> dict[str, Any]:
         "error": None if _missing(row.get("error")) else row.get("error"),
         "latency_ms": None if _missing(row.get("latency_ms")) else row.get("latency_ms"),
         "cost": None if _missing(row.get("cost")) else row.get("cost"),
+        "tokens": None if _missing(row.get("tokens")) else row.get("tokens"),
     }
     if isinstance(trace, str) and trace:
         side["trace"] = json.loads(trace)
