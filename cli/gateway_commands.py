@@ -29,7 +29,13 @@ def _upstreams(values: tuple[str, ...]) -> dict[int, str]:
     multiple=True,
     metavar="VERSION=URL",
     help="A served version (agentgov serve/deploy) to call over HTTP; repeat per version. "
-    "Without any, every version is loaded into this process from the registry.",
+    "Without any (and without --served), every version is loaded into this process from the registry.",
+)
+@click.option(
+    "--served",
+    is_flag=True,
+    help="Call each version at the process `agentgov deploy` runs for it on bentoml-local "
+    "(the main deployment or one --alongside), found by version.",
 )
 @click.option(
     "--refresh", type=click.FloatRange(0.05), default=1.0, show_default=True, help="Seconds between routing reads."
@@ -68,6 +74,7 @@ def gateway(
     name: str,
     port: int,
     upstreams: tuple[str, ...],
+    served: bool,
     refresh: float,
     shadow_timeout: float,
     shadow_workers: int,
@@ -96,6 +103,8 @@ def gateway(
     from agentgov.pipelines.gateway.app import SWITCH_INTERVAL_S
 
     found = _upstreams(upstreams)
+    if found and served:
+        raise click.UsageError("--served and --upstream name the versions' servers two ways: choose one")
     read_routing(state.config, name)  # an unknown agent or an unreachable registry: one line, before binding
     settings = GatewaySettings(
         refresh_s=refresh,
@@ -106,7 +115,11 @@ def gateway(
         log_batch_rows=log_batch,
         log_max_wait_s=log_wait,
     )
-    app = create_app(build_gateway(state.config, name, settings=settings, urls=found or None))
+    app = create_app(
+        build_gateway(
+            state.config, name, settings=settings, urls=found or None, served_on="bentoml-local" if served else None
+        )
+    )
     url = f"http://127.0.0.1:{port}"
     say(f"Gateway of {name} on {url}: POST {url}/act, GET {url}/readyz, {url}/metrics, {url}/routing. Ctrl-C stops.")
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from busy threads

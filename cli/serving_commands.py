@@ -97,18 +97,32 @@ def serve(state: State, ref: str, version: int | None, port: int) -> None:
     default=None,
     help="kubernetes: folder for the manifests (default: <home>/kubernetes/NAME).",
 )
+@click.option(
+    "--alongside",
+    is_flag=True,
+    help="bentoml-local: serve this version beside the agent's main deployment instead of replacing it "
+    "(a rollout's canary or shadow, for `agentgov gateway NAME --served`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def deploy(
-    state: State, ref: str, version: int | None, target: str, port: int | None, output: Path | None, as_json: bool
+    state: State,
+    ref: str,
+    version: int | None,
+    target: str,
+    port: int | None,
+    output: Path | None,
+    alongside: bool,
+    as_json: bool,
 ) -> None:
     """Deploy the version: start it in the background on 127.0.0.1 (bentoml-local) or write its manifests (kubernetes).
 
-    REF is NAME@STAGE, NAME/VERSION or NAME VERSION.
+    REF is NAME@STAGE, NAME/VERSION or NAME VERSION. A new deployment replaces
+    the agent's running one, unless --alongside.
     """
     from agentgov.pipelines import serving
 
-    options = {"port": port, "output": str(output) if output else None}
+    options = {"port": port, "output": str(output) if output else None, "alongside": alongside or None}
     built, done = serving.deploy(
         state.config,
         state.plugins,
@@ -138,15 +152,25 @@ def deploy(
     default=None,
     help="kubernetes: the folder the manifests were written to.",
 )
+@click.option(
+    "--version",
+    "only_version",
+    type=click.IntRange(1),
+    default=None,
+    help="bentoml-local: stop only the process serving this version (default: the agent's every process).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def undeploy(state: State, name: str, target: str, output: Path | None, as_json: bool) -> None:
-    """Stop the agent's deployment on the target (a stale pid is handled) or remove its written manifests."""
+def undeploy(
+    state: State, name: str, target: str, output: Path | None, only_version: int | None, as_json: bool
+) -> None:
+    """Stop the agent's deployment on the target, and the versions served alongside it (a stale pid is handled),
+    or remove its written manifests."""
     from agentgov.core.types import AgentRef
     from agentgov.pipelines import serving
 
     AgentRef(name)  # a bad name is one line, exit 2
-    options = {"output": str(output) if output else None}
+    options = {"output": str(output) if output else None, "version": only_version}
     done = serving.undeploy(
         state.config,
         state.plugins,

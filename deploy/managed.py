@@ -42,15 +42,24 @@ def start(
     """Start ``argv`` (which must listen on 127.0.0.1:``port``) unless this artifact already runs; wait until ready.
 
     A running deployment of another version or artifact is stopped first; a
-    stale record (its process gone, or its pid reused) is replaced. If the new
+    stale record (its process gone, or its pid reused) is replaced. With the
+    ``alongside`` option the version is served beside the main deployment
+    instead (a rollout's canary or shadow): only an earlier process of the same
+    version alongside is replaced, and a main deployment already serving this
+    artifact is used as it is. If the new
     process ends or is not ready within ``timeout``, it is stopped, its record
     removed, and :class:`~agentgov.deploy.process.ProcessFailed` names its log.
     ``failed(url)`` may say why a starting server will never be ready.
     """
     say = request.progress or (lambda _: None)
     home, name = request.home, request.name
+    slot = request.version if request.options.get("alongside") else None
     notes = []
-    current = records.read(home, name, target)
+    if slot is not None:
+        main = records.read(home, name, target)
+        if main is not None and main.running and main.artifact == request.artifact.tag and main.version == slot:
+            return _deployment(main, "running", "already running as the main deployment")
+    current = records.read(home, name, target, slot)
     if current is not None:
         if current.running and current.artifact == request.artifact.tag and current.version == request.version:
             return _deployment(current, "running", "already running")
@@ -60,8 +69,8 @@ def start(
             notes.append(f"replaced {name}/{current.version} (pid {current.pid})")
         else:
             notes.append(f"a stale record (pid {current.pid}, no longer running) was replaced")
-        records.remove(home, name, target)
-    log = records.log_path(home, name, target)
+        records.remove(home, name, target, slot)
+    log = records.log_path(home, name, target, slot)
     url = f"http://127.0.0.1:{port}"
     child = process.spawn(argv, env, log)
     record = records.ProcessRecord(
@@ -76,7 +85,7 @@ def start(
         log=str(log),
         deployed_at=records.now(),
     )
-    records.write(home, record)
+    records.write(home, record, alongside=slot is not None)
     say(f"started pid {child.pid}, log {log}; waiting for {url}{ready_path}")
 
     def running() -> bool:
@@ -100,26 +109,40 @@ def start(
     except BaseException:
         process.stop(child.pid, record.started, timeout=10)
         child.poll()
-        records.remove(home, name, target)
+        records.remove(home, name, target, slot)
         raise
     notes.append(f"ready in {waited:.1f} s")
     return _deployment(record, "running", "; ".join(notes))
 
 
 def stop(request: UndeployRequest, *, target: str) -> Deployment | None:
-    """Stop what the record names and remove the record; None when there is none. A stale record is removed and said so."""
+    """Stop what the records name and remove them; None when there is none. A stale record is removed and said so.
+
+    Every process of the agent on ``target`` (the main deployment and the versions alongside it), or with the
+    ``version`` option only those serving that version. The first one stopped is returned, the others in its note.
+    """
     say = request.progress or (lambda _: None)
-    current = records.read(request.home, request.name, target)
-    if current is None:
+    home, name = request.home, request.name
+    wanted = request.options.get("version")
+    found = [(None, records.read(home, name, target))] + [
+        (r.version, r) for r in records.served_alongside(home, name, target)
+    ]
+    chosen = [(slot, r) for slot, r in found if r is not None and (wanted is None or r.version == int(wanted))]
+    if not chosen:
         return None
-    if current.running:
-        say(f"stopping pid {current.pid}")
-        process.stop(current.pid, current.started)
-        note = f"stopped pid {current.pid}"
-    else:
-        note = f"was not running (stale pid {current.pid}); its record was removed"
-    records.remove(request.home, request.name, target)
-    return _deployment(current, "stopped", note)
+    notes, first = [], None
+    for slot, current in chosen:
+        if current.running:
+            say(f"stopping {name}/{current.version} (pid {current.pid})")
+            process.stop(current.pid, current.started)
+            note = f"stopped {name}/{current.version} (pid {current.pid})"
+        else:
+            note = f"{name}/{current.version} was not running (stale pid {current.pid}); its record was removed"
+        records.remove(home, name, target, slot)
+        notes.append(note)
+        first = first or current
+    assert first is not None
+    return _deployment(first, "stopped", "; ".join(notes))
 
 
 def status(home_record: records.ProcessRecord) -> Deployment:

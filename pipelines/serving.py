@@ -125,7 +125,13 @@ def deploy(
     from agentgov.pipelines.runtime import free_port
 
     chosen = {k: v for k, v in (options or {}).items() if v is not None}
-    current = records.read(config.home, ref.name, target)
+    alongside = bool(chosen.get("alongside"))
+    if not alongside:
+        current = records.read(config.home, ref.name, target)
+    elif ref.version is not None:
+        current = records.read(config.home, ref.name, target, ref.version)
+    else:
+        current = None  # NAME@STAGE: its version is known once resolved; the port must be free
     if "port" in chosen and not (current is not None and current.port == int(chosen["port"]) and current.running):
         check_port_free(int(chosen["port"]))  # unless this agent's own deployment holds it (it may be replaced)
     built = build(config, plugins, ref, target=target, progress=progress)

@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from agentgov.pipelines.gateway.app import create_app
 from agentgov.pipelines.gateway.service import Gateway, GatewaySettings, NotReady, Reply
-from agentgov.pipelines.gateway.table import HttpSource, InProcessSource, RoutingTable, Snapshot, registry_source
+from agentgov.pipelines.gateway.table import (
+    HttpSource,
+    InProcessSource,
+    RoutingTable,
+    Snapshot,
+    UpstreamSource,
+    registry_source,
+)
 from agentgov.pipelines.gateway.upstreams import Answer, HttpUpstream, InProcessUpstream, Upstream, UpstreamError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from agentgov.core.config import Config
 
@@ -46,23 +53,31 @@ def build_gateway(
     *,
     settings: GatewaySettings | None = None,
     urls: Mapping[int, str] | None = None,
+    served_on: str | None = None,
     **options: Any,
 ) -> Gateway:
-    """A gateway for ``agent``: routing read from the registry; versions in process, or served at ``urls``.
+    """A gateway for ``agent``: routing read from the registry; versions in process, or served over HTTP.
 
     With ``urls`` (version -> URL of its served bento) every version must be
-    named there; otherwise each version is loaded from the registry into this
-    process (``options`` go to :class:`InProcessSource`).
+    named there. With ``served_on`` (a deploy target, such as
+    ``bentoml-local``) each version is called at the process that target runs
+    for it in the home (``agentgov deploy``, main or ``--alongside``), looked up
+    when the routing first needs the version. Otherwise each version is loaded
+    from the registry into this process (``options`` go to :class:`InProcessSource`).
     """
     from agentgov.deploy.traffic import read_routing
     from agentgov.registry.backend import connect
 
     settings = settings or GatewaySettings()
     client = connect(config)
-    source = (
-        HttpSource(dict(urls), shadow_timeout_s=settings.shadow_timeout_s, timeout_s=settings.primary_timeout_s)
-        if urls
-        else registry_source(
+    timeouts = {"shadow_timeout_s": settings.shadow_timeout_s, "timeout_s": settings.primary_timeout_s}
+    source: UpstreamSource
+    if urls:
+        source = HttpSource(dict(urls), **timeouts)
+    elif served_on:
+        source = HttpSource(_deployed(config, agent, served_on), **timeouts)
+    else:
+        source = registry_source(
             config,
             agent,
             shadow_slots=settings.shadow_workers,
@@ -71,5 +86,14 @@ def build_gateway(
             shadow_nice=settings.shadow_nice,
             **options,
         )
-    )
     return Gateway(agent, lambda: read_routing(config, agent, client=client), source, config.home, settings)
+
+
+def _deployed(config: Config, agent: str, target: str) -> Callable[[int], str | None]:
+    from agentgov.deploy import records
+
+    def url(version: int) -> str | None:
+        record = records.serving(config.home, agent, target, version)
+        return record.url if record is not None else None
+
+    return url

@@ -128,7 +128,8 @@ class HttpSource:
         url = self._urls(version) if callable(self._urls) else self._urls.get(version)
         if not url:
             raise LookupError(
-                f"no served URL for version {version}: deploy it, or name it with --upstream {version}=URL"
+                f"no served URL for version {version}: serve it (agentgov deploy NAME {version} --alongside), "
+                f"or name it with --upstream {version}=URL"
             )
         return url
 

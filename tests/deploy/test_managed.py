@@ -72,7 +72,7 @@ def test_a_started_server_is_recorded_found_again_and_stopped(home: Path, tmp_pa
         assert any("waiting for" in line for line in lines)
     finally:
         stopped = stop_managed(UndeployRequest(name="router", home=home), target="local")
-    assert stopped is not None and stopped.note == f"stopped pid {done.pid}"
+    assert stopped is not None and stopped.note == f"stopped router/1 (pid {done.pid})"
     assert not process.alive(done.pid, record.started)
     assert records.read(home, "router", "local") is None
     assert stop_managed(UndeployRequest(name="router", home=home), target="local") is None
@@ -86,7 +86,7 @@ def test_a_stale_record_is_replaced_on_deploy_and_removed_on_undeploy(home: Path
     records.write(home, stale)
     assert not stale.running
     gone = stop_managed(UndeployRequest(name="router", home=home), target="local")
-    assert gone is not None and gone.note == f"was not running (stale pid {dead}); its record was removed"
+    assert gone is not None and gone.note == f"router/1 was not running (stale pid {dead}); its record was removed"
     assert records.read(home, "router", "local") is None
 
     records.write(home, stale)
@@ -123,6 +123,57 @@ def test_another_version_replaces_the_running_one(home: Path, tmp_path: Path) ->
         assert second.version == 2 and f"replaced router/1 (pid {first.pid})" in second.note
     finally:
         stop_managed(UndeployRequest(name="router", home=home), target="local")
+
+
+def test_versions_served_alongside_the_main_one_are_found_by_version_and_stopped_with_it(
+    home: Path, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(4)]
+    v2 = Artifact("bento", "router:v2-def", "def")
+    main = start_managed(_request(home), target="local", argv=_server(tmp_path, ports[0]), env=os.environ, port=ports[0])
+    try:
+        beside = DeployRequest(name="router", version=2, artifact=v2, resources=Resources(), home=home, options={"alongside": True})
+        second = start_managed(beside, target="local", argv=_server(tmp_path, ports[1]), env=os.environ, port=ports[1])
+        assert second.pid != main.pid and second.url == f"http://127.0.0.1:{ports[1]}"
+        assert records.serving(home, "router", "local", 1).url == main.url
+        assert records.serving(home, "router", "local", 2).url == second.url
+        assert records.serving(home, "router", "local", 3) is None
+        assert [r.version for r in records.served_alongside(home, "router", "local")] == [2]
+        assert len(records.all_records(home)) == 2
+
+        # v1 alongside is the main deployment already: nothing new starts
+        same = DeployRequest(name="router", version=1, artifact=ARTIFACT, resources=Resources(), home=home, options={"alongside": True})
+        again = start_managed(same, target="local", argv=["false"], env=os.environ, port=ports[2])
+        assert (again.pid, again.note) == (main.pid, "already running as the main deployment")
+        # a new main deployment replaces the main one only: v2 alongside keeps running
+        third = start_managed(
+            _request(home, 3, Artifact("bento", "router:v3-f00", "f00")),
+            target="local", argv=_server(tmp_path, ports[3]), env=os.environ, port=ports[3],
+        )
+        assert f"replaced router/1 (pid {main.pid})" in third.note
+        assert records.serving(home, "router", "local", 2).pid == second.pid
+
+        only_v2 = stop_managed(UndeployRequest(name="router", home=home, options={"version": 2}), target="local")
+        assert only_v2 is not None and only_v2.note == f"stopped router/2 (pid {second.pid})"
+        assert records.serving(home, "router", "local", 3).pid == third.pid
+        assert records.served_alongside(home, "router", "local") == []
+    finally:
+        stop_managed(UndeployRequest(name="router", home=home), target="local")
+    assert records.all_records(home) == []
+
+
+def test_undeploy_stops_the_main_deployment_and_every_version_alongside(home: Path, tmp_path: Path) -> None:
+    ports = [free_port() for _ in range(2)]
+    main = start_managed(_request(home), target="local", argv=_server(tmp_path, ports[0]), env=os.environ, port=ports[0])
+    beside = DeployRequest(
+        name="router", version=2, artifact=Artifact("bento", "router:v2-def", "def"), resources=Resources(), home=home,
+        options={"alongside": True},
+    )
+    second = start_managed(beside, target="local", argv=_server(tmp_path, ports[1]), env=os.environ, port=ports[1])
+    stopped = stop_managed(UndeployRequest(name="router", home=home), target="local")
+    assert stopped is not None and stopped.version == 1
+    assert stopped.note == f"stopped router/1 (pid {main.pid}); stopped router/2 (pid {second.pid})"
+    assert records.all_records(home) == [] and not process.alive(second.pid)
 
 
 def test_a_server_that_never_gets_ready_is_stopped_and_its_record_removed(home: Path, tmp_path: Path) -> None:
