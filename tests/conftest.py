@@ -10,6 +10,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +169,75 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
+# -- a shared backend: a real `mlflow server` on PostgreSQL (tests/registry runs on it and on sqlite; the rollout
+# tests run one module on it) --------------------------------------------------------------------------------
+
+PG = {"host": os.environ.get("AGENTGOV_TEST_PGHOST", "127.0.0.1"), "port": 5432, "user": os.environ.get("AGENTGOV_TEST_PGUSER", "postgres")}
+
+
+def _postgres_admin():
+    import psycopg2
+
+    connection = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MLflow server on a loopback port, on a fresh PostgreSQL database for this run."""
+    try:
+        admin = _postgres_admin()
+    except Exception as exc:
+        pytest.skip(
+            f"server-mode tests need PostgreSQL on {PG['host']}:5432 as user {PG['user']} ({exc}); "
+            "start it (`pg_ctlcluster <version> main start`, as .ci/run does) or set AGENTGOV_TEST_PGHOST/PGUSER"
+        )
+    # One server per xdist worker, each on its own database (the worker id names whose it is).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    database = f"agentgov_test_{worker}_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {database}")
+    from agentgov.pipelines.runtime import free_port
+
+    port = free_port()
+    root = tmp_path_factory.mktemp("mlflow-server")
+    log = open(root / "server.log", "w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"), "server",
+            "--backend-store-uri", f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
+            "--artifacts-destination", (root / "artifacts").as_uri(),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+        ],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield uri
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.close()
+
+
 # -- one registered version, its bento and a real `bentoml serve` of it, shared by the serving tests ----------
 
 
@@ -181,11 +253,14 @@ class ExampleProject:
     plugins: Any  # a plugin manager with the built-in plugins only
 
 
-def example_project(root: Path, prefix: str, user: str, settings: str | None = None) -> ExampleProject:
+def example_project(
+    root: Path, prefix: str, user: str, settings: str | None = None, tracking_uri: str | None = None
+) -> ExampleProject:
     """Copy examples/support-router into ``root/agent`` named ``PREFIX-<random>`` (no datasets), create
-    ``root/home``, and load its configuration (``settings``, if given, is written to ``root/agentgov.toml`` first)."""
-    import uuid
+    ``root/home``, and load its configuration (``settings``, if given, is written to ``root/agentgov.toml`` first).
 
+    ``tracking_uri`` (say ``mlflow_server``'s) goes into the environment as ``AGENTGOV_TRACKING_URI``; without it
+    the home's embedded sqlite registry is used."""
     import yaml
 
     from agentgov.core.config import load_config
@@ -206,6 +281,8 @@ def example_project(root: Path, prefix: str, user: str, settings: str | None = N
     home = Home(root / "home")
     home.create()
     environ = {"AGENTGOV_HOME": str(home.root), "AGENTGOV_USER": user, "AGENTGOV_NO_SERVER": "1"}
+    if tracking_uri is not None:
+        environ["AGENTGOV_TRACKING_URI"] = tracking_uri
     config = load_config(start=root, environ=environ)
     plugins = PluginManager(config)
     plugins.load_builtins()

@@ -1,5 +1,6 @@
-"""Rollout fixtures: one registered agent in production per module (real MLflow on sqlite), cheap candidate
-versions cloned from it, small plans, and a traffic writer that fills the inference log for a rollout's arms."""
+"""Rollout fixtures: one registered agent in production per module (real MLflow on sqlite; test_shared_backend.py
+puts it on the PostgreSQL-backed server), cheap candidate versions cloned from it, small plans, and a traffic writer
+that fills the inference log for a rollout's arms."""
 
 from __future__ import annotations
 
@@ -63,20 +64,27 @@ class RolloutAgent:
     first: int
 
 
-@pytest.fixture(scope="module")
-def rollout_agent(tmp_path_factory: pytest.TempPathFactory) -> RolloutAgent:
+def agent_in_production(root: Path, tracking_uri: str | None = None) -> RolloutAgent:
+    """A home in ``root`` with the example agent registered and promoted to production by alice; on the home's
+    sqlite registry, or on the MLflow server at ``tracking_uri``."""
     from agentgov.core.types import Stage
     from agentgov.pipelines.promotion import promote
     from agentgov.pipelines.registration import register
     from tests.conftest import example_project
 
-    project = example_project(tmp_path_factory.mktemp("rollout"), "rollout", "alice")
+    project = example_project(root, "rollout", "alice", tracking_uri=tracking_uri)
     root, home, environ, config, plugins, agent_dir = (
         project.root, project.home, project.environ, project.config, project.plugins, project.agent_dir
     )
     version = register(agent_dir, config=config, audit=home.audit_log, plugins=plugins, actor="alice")
     promote(config, version.ref, Stage.PRODUCTION, actor="alice", audit=home.audit_log, plugins=plugins)
     return RolloutAgent(root, home, environ, version.name, version.version)
+
+
+@pytest.fixture(scope="module")
+def rollout_agent(tmp_path_factory: pytest.TempPathFactory) -> RolloutAgent:
+    """The module's agent on real MLflow on sqlite (test_shared_backend.py overrides it with the PostgreSQL server)."""
+    return agent_in_production(tmp_path_factory.mktemp("rollout"))
 
 
 @pytest.fixture
