@@ -27,6 +27,12 @@ ctx = rollout_fixtures.ctx
 candidate = rollout_fixtures.candidate
 small_plan = rollout_fixtures.small_plan
 traffic = rollout_fixtures.traffic
+
+
+@pytest.fixture(autouse=True)
+def _through_the_control_plane(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's home is set up in process; its commands run as a user's do, through its control plane."""
+    monkeypatch.setenv("AGENTGOV_NO_SERVER", "0")
 gateway = test_replay.gateway  # a stand-in gateway on loopback
 
 CANARY_PLAN = """\
@@ -241,12 +247,16 @@ def test_detach_hands_the_flow_to_the_control_planes_runner(
     run as the control plane's child runs it, drives the rollout to its end."""
     import signal as signals
 
-    from agentgov.pipelines import runner
+    from agentgov.pipelines import control_plane, runner
 
+    control_plane.stop(ctx.config.home)  # the module's earlier commands started one
     name = rollout_agent.name
     plan = tmp_path / "plan.toml"
     plan.write_text(SMALL_PLAN)
-    detached = agentgov("rollout", "start", name, str(candidate), "--plan", str(plan), "--detach", "--poll-s", "0.2")
+    detached = agentgov(
+        "rollout", "start", name, str(candidate), "--plan", str(plan), "--detach", "--poll-s", "0.2",
+        env={"AGENTGOV_NO_SERVER": "1"},
+    )
     assert detached.returncode == 0, detached.stderr
     assert (
         "The control plane runs it as job" in detached.stdout
@@ -264,6 +274,34 @@ def test_detach_hands_the_flow_to_the_control_planes_runner(
         signals.signal(signals.SIGTERM, previous)
         runner.cancel(ctx.config.home, job.id, by="test")
     assert read_state(ctx.client, name).status == "succeeded" and productions(ctx, name) == [candidate]
+
+
+def test_detach_in_the_default_mode_leaves_the_rollout_to_the_control_plane(
+    ctx: Any, rollout_agent: Any, candidate: int, traffic: Any, tmp_path: Path
+) -> None:
+    """As a user runs it: the command returns at once, the home's control plane drives the rollout to its end while
+    traffic flows, and ``rollout status`` (through the same control plane) shows where it stands."""
+    from agentgov.pipelines import control_plane
+
+    name = rollout_agent.name
+    plan = tmp_path / "plan.toml"
+    plan.write_text(SMALL_PLAN)
+    traffic(name, Behaviour())
+    detached = agentgov("rollout", "start", name, str(candidate), "--plan", str(plan), "--detach", "--poll-s", "0.2")
+    assert detached.returncode == 0, detached.stderr
+    assert "The control plane runs it as job" in detached.stdout and "no control plane runs" not in detached.stderr
+    assert control_plane.running(ctx.config.home) is not None
+    deadline = time.monotonic() + 120
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        shown = agentgov("rollout", "status", name, "--json")
+        assert shown.returncode == 0, shown.stderr
+        status = json.loads(shown.stdout)
+        if status["rollout"]["status"] != RUNNING:
+            break
+        time.sleep(1)
+    assert status["rollout"]["status"] == "succeeded", status
+    assert productions(ctx, name) == [candidate]
 
 
 def test_traffic_replay_sends_the_dataset_to_a_gateway(tmp_path: Path, gateway: Any) -> None:

@@ -23,9 +23,9 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def in_served_home(served_agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The environment of a user whose home holds the served agent (commands run in process: no control plane)."""
+    """The environment of a user whose home holds the served agent (commands run through its control plane)."""
     monkeypatch.chdir(tmp_path)
-    env = {"AGENTGOV_HOME": str(served_agent.config.home), "AGENTGOV_NO_SERVER": "1", "AGENTGOV_USER": "test-user"}
+    env = {"AGENTGOV_HOME": str(served_agent.config.home), "AGENTGOV_USER": "test-user"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

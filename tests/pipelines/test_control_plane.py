@@ -96,8 +96,9 @@ STARTING = "agentgov: starting the control plane for "
 
 # (command, expected exit code), in an order that builds on itself: every command but those that run in process by
 # design (init, version, server), those whose output names a running server (config show: prefect.api_url) and those
-# that need a dataset, traffic or a build (data add|validate|profile|checkout, eval, log import, drift NAME, build,
-# deploy, serve, undeploy), which their own tests run.
+# that need a dataset, traffic, a build or a server in the foreground (data add|validate|profile|checkout, eval, log
+# import, drift NAME, build, deploy, serve, rollout start, gateway, console), which their own tests run in the default
+# mode (tests/cli/conftest.py).
 STEPS: list[tuple[tuple[str, ...], int]] = [
     (("register", "sr"), 0),
     (("versions", "support-router"), 0),
@@ -124,6 +125,10 @@ STEPS: list[tuple[tuple[str, ...], int]] = [
     (("data", "status", "--agent", "sr"), 0),
     (("drift", "list", "support-router"), 0),
     (("monitor", "list"), 0),
+    (("rollout", "status", "support-router"), 2),  # no rollout yet
+    (("rollout", "abort", "support-router"), 2),
+    (("traffic", "replay", "support-router", "--dataset", "missing.jsonl", "--rps", "5"), 2),
+    (("undeploy", "support-router"), 0),  # nothing deployed: said so
     (("monitor", "schedule", "--every", "1h"), 2),
     (("promote", "support-router", "1", "--to", "nowhere"), 2),
     (("show", "no-such-agent", "1"), 2),
