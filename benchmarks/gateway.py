@@ -2,7 +2,7 @@
 of it with mirroring off, and (versions in the gateway's process) mirroring on with a healthy shadow, a shadow
 that sleeps 5 s and one that raises.
 
-    python benchmarks/gateway.py [--requests 3000] [--concurrency 8] [--rounds 3] [--rps R] [--json]
+    python benchmarks/gateway.py [--requests 3000] [--concurrency 8] [--rounds 3] [--rps R] [--pin] [--json]
 
 Ways, each answering the same requests from ``--concurrency`` threads over keep-alive HTTP on 127.0.0.1:
 
@@ -18,6 +18,11 @@ Ways, each answering the same requests from ``--concurrency`` threads over keep-
   a host process of its own (the default; ``--shadow-in-process`` would put it in the gateway's threads), with
   the defaults: 4 shadow workers, 2 s timeout, a queue of 1000, the host at niceness +10; routing read every
   second (the default), as an operator runs it.
+
+``--pin`` (Linux, 2 CPUs or more) gives the shadow capacity of its own, as a shadow served on its own replicas
+has: the benchmark, its callers and every server keep to all CPUs but the last, and the gateway runs each shadow
+host on the last one (``agentgov gateway --shadow-cpus``). Every way runs pinned alike, so the ways still compare;
+what mirroring then adds to the primary path is the gateway's own work for each copy.
 
 Closed loop by default (each thread sends its next request when the last one answered: the machine runs
 flat out, so any CPU a shadow takes shows in the callers' latency); ``--rps`` paces the requests at a rate the
@@ -229,6 +234,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rps", type=float, help="pace the requests at this rate (default: as fast as they answer)")
+    parser.add_argument("--pin", action="store_true", help="the shadow hosts on the last CPU, everything else on the others")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve-direct", nargs=3, metavar=("NAME", "VERSION", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -236,6 +242,13 @@ def main() -> None:
         serve_direct(args.serve_direct[0], int(args.serve_direct[1]), int(args.serve_direct[2]))
         return
 
+    shadow_cpus: list[str] = []
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least 2 CPUs")
+        os.sched_setaffinity(0, cpus[:-1])  # inherited by every server this run starts
+        shadow_cpus = ["--shadow-cpus", str(cpus[-1])]
     work = Path(tempfile.mkdtemp(prefix="agentgov-bench-gateway-"))
     os.environ.update({"AGENTGOV_HOME": str(work / "home"), "AGENTGOV_NO_SERVER": "1", "AGENTGOV_USER": "bench"})
     os.chdir(work)
@@ -334,6 +347,7 @@ def main() -> None:
                 str(ports["gateway"]),
                 "--shadow-timeout",
                 "2",
+                *shadow_cpus,
             ],
             "gateway",
             ports["gateway"],
@@ -416,7 +430,12 @@ def main() -> None:
 
     base = results["gateway, mirroring off"]
     report = {
-        "machine": {"cpus": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_1m": round(os.getloadavg()[0], 2),
+            "python": sys.version.split()[0],
+            "pinned": {"servers_and_callers": sorted(os.sched_getaffinity(0)), "shadow": shadow_cpus[1:]} if args.pin else None,
+        },
         "setup_s": {
             "register_5_versions": round(registered_s, 1),
             "build_bento": round(build_s, 1),
@@ -446,7 +465,8 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     machine = report["machine"]
-    print(f"{machine['cpus']} CPUs, load {machine['load_1m']}; setup {report['setup_s']}")
+    pinned = f"; pinned {machine['pinned']}" if machine["pinned"] else ""
+    print(f"{machine['cpus']} CPUs, load {machine['load_1m']}; setup {report['setup_s']}{pinned}")
     print(f"{'way':38} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}  server CPU us/request; shadow dropped")
     for label, r in results.items():
         print(

@@ -20,6 +20,24 @@ def _upstreams(values: tuple[str, ...]) -> dict[int, str]:
     return found
 
 
+def _cpus(text: str) -> tuple[int, ...]:
+    """``2-3,5`` as (2, 3, 5); each must be a CPU of this machine."""
+    import os
+
+    chosen: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
+            raise click.BadParameter(f"{text!r}: expected CPU numbers and ranges, such as 2-3 or 1,3", param_hint="--shadow-cpus")
+        chosen.update(range(int(low), int(high or low) + 1))
+    if not hasattr(os, "sched_setaffinity"):
+        raise click.BadParameter("CPU affinity is not available on this system", param_hint="--shadow-cpus")
+    count = os.cpu_count() or 1
+    if max(chosen) >= count:
+        raise click.BadParameter(f"CPU {max(chosen)} does not exist here (CPUs 0-{count - 1})", param_hint="--shadow-cpus")
+    return tuple(sorted(chosen))
+
+
 @click.command()
 @click.argument("name")
 @click.option("--port", type=click.IntRange(1, 65535), default=8300, show_default=True, help="Port on 127.0.0.1.")
@@ -59,6 +77,13 @@ def _upstreams(values: tuple[str, ...]) -> dict[int, str]:
     help="Run an in-process version's shadow in this process's threads, not in a host process of its own.",
 )
 @click.option(
+    "--shadow-cpus",
+    metavar="LIST",
+    default=None,
+    help="CPUs the shadow's host process may use, such as 2-3 or 1,3 (Linux): keeps the shadow off the CPUs that "
+    "answer the callers. Default: any, at a lower priority.",
+)
+@click.option(
     "--log-batch", type=click.IntRange(1), default=2000, show_default=True, help="Inference-log rows per file."
 )
 @click.option(
@@ -80,6 +105,7 @@ def gateway(
     shadow_workers: int,
     shadow_queue: int,
     shadow_in_process: bool,
+    shadow_cpus: str | None,
     log_batch: int,
     log_wait: float,
 ) -> None:
@@ -103,6 +129,7 @@ def gateway(
     from agentgov.pipelines.gateway.app import SWITCH_INTERVAL_S
 
     found = _upstreams(upstreams)
+    cpus = _cpus(shadow_cpus) if shadow_cpus else None
     if found and served:
         raise click.UsageError("--served and --upstream name the versions' servers two ways: choose one")
     read_routing(state.config, name)  # an unknown agent or an unreachable registry: one line, before binding
@@ -112,6 +139,7 @@ def gateway(
         shadow_workers=shadow_workers,
         shadow_queue=shadow_queue,
         shadow_process=not shadow_in_process,
+        shadow_cpus=cpus,
         log_batch_rows=log_batch,
         log_max_wait_s=log_wait,
     )

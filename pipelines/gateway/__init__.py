@@ -84,6 +84,7 @@ def build_gateway(
             shadow_process=settings.shadow_process,
             shadow_timeout_s=settings.shadow_timeout_s,
             shadow_nice=settings.shadow_nice,
+            shadow_cpus=settings.shadow_cpus,
             **options,
         )
     return Gateway(agent, lambda: read_routing(config, agent, client=client), source, config.home, settings)

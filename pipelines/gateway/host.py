@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,23 @@ class HostedUpstream(HttpUpstream):
 
 
 def start_host(
-    home: Path, name: str, version: int, *, slots: int, timeout_s: float, nice: int = 0, ready_s: float = 120
+    home: Path,
+    name: str,
+    version: int,
+    *,
+    slots: int,
+    timeout_s: float,
+    nice: int = 0,
+    cpus: tuple[int, ...] | None = None,
+    ready_s: float = 120,
 ) -> HostedUpstream:
     """Start a host process for ``name`` ``version`` and wait until it answers; its log is in the home.
 
-    ``nice`` is added to the host's niceness (a lower CPU priority than the gateway's for a positive one).
+    ``nice`` is added to the host's niceness (a lower CPU priority than the gateway's for a positive one);
+    ``cpus`` confines it to those CPUs (Linux), so a shadow cannot take the CPUs that answer the callers.
     """
     from agentgov.deploy.process import wait_until_ready
-    from agentgov.pipelines.runtime import die_with_parent, free_port
+    from agentgov.pipelines.runtime import free_port
 
     port = free_port()
     log = Path(home) / "logs" / f"gateway-host-{name}-{version}.log"
@@ -123,7 +133,7 @@ def start_host(
             stderr=subprocess.STDOUT,
             env=dict(os.environ),
             start_new_session=True,
-            preexec_fn=die_with_parent(),
+            preexec_fn=_before_exec(cpus),
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -139,6 +149,22 @@ def start_host(
         process.wait()
         raise
     return HostedUpstream(process, url, version, timeout_s=timeout_s)
+
+
+def _before_exec(cpus: tuple[int, ...] | None) -> Callable[[], object] | None:
+    """In the child before exec: die with the gateway, and keep to ``cpus`` when given."""
+    from agentgov.pipelines.runtime import die_with_parent
+
+    ask_for_sigterm = die_with_parent()
+    if not cpus:
+        return ask_for_sigterm
+
+    def prepare() -> None:
+        if ask_for_sigterm is not None:
+            ask_for_sigterm()
+        os.sched_setaffinity(0, cpus)
+
+    return prepare
 
 
 def _exit_with_parent(parent: int) -> None:

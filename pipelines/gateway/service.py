@@ -52,6 +52,7 @@ class GatewaySettings:
     shadow_workers: int = 4
     shadow_process: bool = True  # an in-process version's shadow runs in a host process (isolation), else in threads
     shadow_nice: int = 10  # the host process's CPU priority below the gateway's: the callers keep a busy machine's CPU
+    shadow_cpus: tuple[int, ...] | None = None  # CPUs the host process may run on (Linux), away from the callers'
     log_batch_rows: int = 2000  # a Parquet write costs ~35 ms + ~30 us a row: few large files
     log_max_wait_s: float = 2.0
     log_max_rows: int = 50_000

@@ -91,10 +91,12 @@ def registry_source(
     shadow_process: bool = True,
     shadow_timeout_s: float = 2.0,
     shadow_nice: int = 0,
+    shadow_cpus: tuple[int, ...] | None = None,
     **options: Any,
 ) -> InProcessSource:
     """Versions of ``name`` loaded from the registry with ``load_agent``; a shadow in a host process of its own
-    (``shadow_process``, its niceness raised by ``shadow_nice``), else in this process's threads."""
+    (``shadow_process``, its niceness raised by ``shadow_nice``, on ``shadow_cpus`` only when given), else in this
+    process's threads."""
     from agentgov.core.types import AgentRef
     from agentgov.registry.loading import load_agent
 
@@ -105,7 +107,9 @@ def registry_source(
         slots = options.get("shadow_slots", 4)
 
         def host(version: int) -> Upstream:
-            return start_host(config.home, name, version, slots=slots, timeout_s=shadow_timeout_s, nice=shadow_nice)
+            return start_host(
+                config.home, name, version, slots=slots, timeout_s=shadow_timeout_s, nice=shadow_nice, cpus=shadow_cpus
+            )
 
     return InProcessSource(lambda version: load_agent(AgentRef(name, version=version), config), host=host, **options)
 

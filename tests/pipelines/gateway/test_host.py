@@ -1,5 +1,6 @@
 """Shadow versions hosted in processes of their own: no side effect, a hang costs the callers nothing, every
-thread of a host runs at a lower CPU priority than the gateway, the host processes end with the gateway."""
+thread of a host runs at a lower CPU priority than the gateway (and on the CPUs it was given), the host processes
+end with the gateway."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from agentgov.registry.runtime import Trace
 
 from .test_service import running, wait_for
 
-HOSTED = GatewaySettings(refresh_s=0.05, shadow_timeout_s=0.5, log_max_wait_s=0.2, shadow_process=True)
+LAST_CPU = max(os.sched_getaffinity(0))
+HOSTED = GatewaySettings(
+    refresh_s=0.05, shadow_timeout_s=0.5, log_max_wait_s=0.2, shadow_process=True, shadow_cpus=(LAST_CPU,)
+)
 
 
 def niceness_of_threads(pid: int) -> set[int]:
@@ -46,6 +50,7 @@ def test_a_hosted_shadow_runs_below_the_gateways_priority_executes_no_side_effec
             hosts.append(gateway.table.current.shadow.process.pid)
             expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + HOSTED.shadow_nice)
             assert HOSTED.shadow_nice > 0 and niceness_of_threads(hosts[0]) == {expected}
+            assert os.sched_getaffinity(hosts[0]) == {LAST_CPU}  # kept to the CPUs it was given
             assert "hosted in pid" in (await client.get("/routing")).json()["shadow_upstream"]
 
             await asyncio.to_thread(
