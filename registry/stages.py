@@ -34,7 +34,7 @@ from agentgov.registry.model import (
     TAG_STAGE,
     AgentVersion,
 )
-from agentgov.registry.store import aliases, mlflow_errors
+from agentgov.registry.store import agent_models, aliases, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -196,6 +196,27 @@ def finish_interrupted(client: MlflowClient, name: str, *, audit: AuditLog) -> s
         return None
     with promotion_lock(client, name):
         return recover(client, name, audit=audit)
+
+
+def finish_every_interrupted(client: MlflowClient, *, audit: AuditLog, wait: float = 2.0) -> list[str]:
+    """Finish the stage moves a crash interrupted, of every agent in the registry; what was done.
+
+    A control plane does this as it starts, so the command that follows a
+    crash finds the registry whole. An agent whose lock another live process
+    holds (for longer than ``wait`` seconds) is left to its next promotion.
+    """
+    done = []
+    for model in agent_models(client):
+        if TAG_PENDING_MOVE not in (model.tags or {}):
+            continue
+        try:
+            with promotion_lock(client, model.name, wait=wait):
+                outcome = recover(client, model.name, audit=audit)
+        except Conflict:
+            continue
+        if outcome:
+            done.append(outcome)
+    return done
 
 
 def recover(client: MlflowClient, name: str, *, audit: AuditLog) -> str | None:
