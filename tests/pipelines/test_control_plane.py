@@ -64,6 +64,11 @@ def make_place(root: Path, **extra: str) -> Place:
     agent.mkdir()
     for name in ("agent.yaml", "router.py"):
         shutil.copy(EXAMPLE / name, agent / name)
+    calls = [
+        {"time": f"2026-11-27T10:{i:02d}:00+00:00", "request_id": f"r{i}", "request": {"subject": f"Ticket {i}", "body": "Refund me."}}
+        for i in range(40)
+    ]
+    (root / "project" / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls))
     return Place(root, env)
 
 
@@ -96,9 +101,9 @@ STARTING = "agentgov: starting the control plane for "
 
 # (command, expected exit code), in an order that builds on itself: every command but those that run in process by
 # design (init, version, server), those whose output names a running server (config show: prefect.api_url) and those
-# that need a dataset, traffic, a build or a server in the foreground (data add|validate|profile|checkout, eval, log
-# import, drift NAME, build, deploy, serve, rollout start, gateway, console), which their own tests run in the default
-# mode (tests/cli/conftest.py).
+# that need a tracked dataset, a build or a server in the foreground (data add|validate|profile|checkout, eval,
+# drift NAME, build, deploy, serve, rollout start, gateway, console), which their own tests run in the default mode
+# (tests/cli/conftest.py).
 STEPS: list[tuple[tuple[str, ...], int]] = [
     (("register", "sr"), 0),
     (("versions", "support-router"), 0),
@@ -125,6 +130,9 @@ STEPS: list[tuple[tuple[str, ...], int]] = [
     (("data", "status", "--agent", "sr"), 0),
     (("drift", "list", "support-router"), 0),
     (("monitor", "list"), 0),
+    (("log", "import", "calls.jsonl", "--agent", "support-router", "--version", "1"), 0),
+    (("log", "import", "calls.jsonl", "--agent", "support-router", "--stage", "canary", "--json"), 0),
+    (("log", "import", "missing.jsonl", "--agent", "support-router"), 2),
     (("rollout", "status", "support-router"), 2),  # no rollout yet
     (("rollout", "abort", "support-router"), 2),
     (("traffic", "replay", "support-router", "--dataset", "missing.jsonl", "--rps", "5"), 2),
@@ -275,33 +283,43 @@ def test_it_stops_when_idle_but_not_while_a_command_or_long_lived_work_runs(tmp_
             os.waitpid(pid, 0)
 
 
-def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("point", ["stage.after-intent", "stage.after-tags"])
+def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(tmp_path: Path, point: str) -> None:
+    """The promotion's child stops at ``point`` of the stage move (the intent written; or the aliases and tags too,
+    the audit record not yet), the control plane is killed with -9 there, and the next command's fresh control plane
+    finishes the move before it serves anything: doctor finds nothing, the audit log verifies and says so."""
     place = make_place(tmp_path / "killed")
+    paused = tmp_path / "paused.pid"
     try:
         assert place.run("register", "sr").returncode == 0
         state = plane.running(place.home)
         assert state is not None
         promote = subprocess.Popen(
             [agentgov(), "promote", "support-router", "1", "--to", "production"],
-            cwd=place.project, env={**place.env, "AGENTGOV_NO_SERVER": "0"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=place.project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**place.env, "AGENTGOV_NO_SERVER": "0", "AGENTGOV_PAUSE_AT": point, "AGENTGOV_PAUSE_FILE": str(paused)},
         )
-        time.sleep(0.6)  # the child is at work: the gate, the flow, the stage move
+        deadline = time.monotonic() + 120
+        while not paused.exists() and time.monotonic() < deadline:
+            assert promote.poll() is None, promote.communicate()
+            time.sleep(0.05)
+        child = int(paused.read_text())
+        assert child != state.pid  # the command's own child of the control plane, at work
         os.kill(state.pid, signal.SIGKILL)
         out, err = promote.communicate(timeout=60)
-        if promote.returncode != 0:  # it was cut short: one line says so
-            assert err.count("\n") == 1 and "the control plane (pid" in err and "ended before the command finished" in err, err
-        else:  # it had finished before the kill landed
-            assert "production" in out
+        assert promote.returncode != 0 and err.count("\n") == 1, err  # cut short: one line says so
+        assert "the control plane (pid" in err and "ended before the command finished" in err, err
+        deadline = time.monotonic() + 15
+        while plane.process_alive(child, b"") and time.monotonic() < deadline:  # it dies with its parent
+            time.sleep(0.05)
 
         doctor = place.run("doctor")
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
         verified = place.run("audit", "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        before = json.loads(place.run("versions", "support-router", "--json").stdout)[0]["stage"]
-        if before != "production":  # the kill landed before the stage move (else the move is whole: doctor said so)
-            again = place.run("promote", "support-router", "1", "--to", "production")
-            assert again.returncode == 0, again.stderr
         assert json.loads(place.run("versions", "support-router", "--json").stdout)[0]["stage"] == "production"
+        recovered = json.loads(place.run("audit", "show", "--agent", "support-router", "--json").stdout)
+        assert [r["payload"]["outcome"] for r in recovered if r["action"] == "stage.recovered"] == ["completed"]
         fresh = plane.running(place.home)
         assert fresh is not None and fresh.pid != state.pid
     finally:
