@@ -306,7 +306,7 @@ def test_kill_9_of_the_control_plane_mid_promote_leaves_the_registry_consistent(
         child = int(paused.read_text())
         assert child != state.pid  # the command's own child of the control plane, at work
         os.kill(state.pid, signal.SIGKILL)
-        out, err = promote.communicate(timeout=60)
+        _, err = promote.communicate(timeout=60)
         assert promote.returncode != 0 and err.count("\n") == 1, err  # cut short: one line says so
         assert "the control plane (pid" in err and "ended before the command finished" in err, err
         deadline = time.monotonic() + 15
