@@ -10,8 +10,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,6 +196,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = f"agentgov_test_{worker}_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
+    from agentgov.deploy.process import wait_until_ready
     from agentgov.pipelines.runtime import free_port
 
     port = free_port()
@@ -214,17 +213,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_ready(
+            f"{uri}/health", running=lambda: process.poll() is None, timeout=120, log=root / "server.log",
+            what="mlflow server",
+        )
         yield uri
     finally:
         process.terminate()
