@@ -526,8 +526,11 @@ def run_in_child(argv: list[str], finished: int) -> int:
     return code
 
 
-def warm_up(config: Config) -> None:
-    """What the control plane imports once so its children need not: the libraries, the flows, the plugins."""
+def warm_up(config: Config) -> PluginManager | None:
+    """What the control plane imports once so its children need not: the libraries, the flows, the plugins.
+
+    The plugins it loaded, or None when they could not be loaded.
+    """
     import importlib
 
     for module in (
@@ -551,9 +554,10 @@ def warm_up(config: Config) -> None:
     try:
         from agentgov.core.plugins import load_plugins
 
-        load_plugins(config)  # imports the built-in and installed plugin modules
+        return load_plugins(config)  # imports the built-in and installed plugin modules
     except Exception as exc:
         logging.getLogger("agentgov.cli").warning("control plane: could not load the plugins: %s", exc)
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

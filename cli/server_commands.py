@@ -12,6 +12,7 @@ from agentgov.cli.output import print_json, say, status
 
 if TYPE_CHECKING:
     from agentgov.core.config import Config
+    from agentgov.core.plugins import PluginManager
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -190,26 +191,26 @@ def serve_main(args: list[str]) -> None:
     config = load_config()
     idle = options.idle_timeout if options.idle_timeout is not None else config.server_idle_timeout
     def warm() -> None:
-        warm_up(config)
-        _finish_interrupted_moves(config)
+        plugins = warm_up(config)
+        if plugins is not None:
+            _finish_interrupted_moves(config, plugins)
 
     code = plane.serve(config, run=run_in_child, warm=warm, port=options.port, host=options.host, idle_timeout=idle)
     os._exit(code)
 
 
-def _finish_interrupted_moves(config: Config) -> None:
+def _finish_interrupted_moves(config: Config, plugins: PluginManager) -> None:
     """Before the first command is served: stage moves that a crash (of an earlier control plane, say) cut short are
     finished, so no command sees an alias and a stage tag that disagree."""
     import logging
 
     try:
         from agentgov.core.home import Home
-        from agentgov.core.plugins import load_plugins
         from agentgov.registry.backend import connect, quiet
         from agentgov.registry.stages import finish_every_interrupted
 
         with quiet():
-            audit = Home.configured(config, load_plugins(config)).audit_log
+            audit = Home.configured(config, plugins).audit_log
             for outcome in finish_every_interrupted(connect(config), audit=audit):
                 logging.getLogger("agentgov.cli").warning("control plane: %s", outcome)
     except Exception as exc:  # the commands still run; the next promotion or `doctor --repair` finishes the move

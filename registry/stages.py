@@ -186,15 +186,16 @@ def pending_move(client: MlflowClient, name: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def finish_interrupted(client: MlflowClient, name: str, *, audit: AuditLog) -> str | None:
+def finish_interrupted(client: MlflowClient, name: str, *, audit: AuditLog, wait: float = 60.0) -> str | None:
     """If a crash interrupted a stage move of ``name``, finish it under the lock; what was done, or ``None``.
 
     Called before a move is planned, so it is planned against the stages as
-    they really are.
+    they really are. :class:`Conflict` when another process holds the lock for
+    over ``wait`` seconds.
     """
     if pending_move(client, name) is None:
         return None
-    with promotion_lock(client, name):
+    with promotion_lock(client, name, wait=wait):
         return recover(client, name, audit=audit)
 
 
@@ -210,8 +211,7 @@ def finish_every_interrupted(client: MlflowClient, *, audit: AuditLog, wait: flo
         if TAG_PENDING_MOVE not in (model.tags or {}):
             continue
         try:
-            with promotion_lock(client, model.name, wait=wait):
-                outcome = recover(client, model.name, audit=audit)
+            outcome = finish_interrupted(client, model.name, audit=audit, wait=wait)
         except Conflict:
             continue
         if outcome:
