@@ -130,7 +130,7 @@ def stop(request: UndeployRequest, *, target: str) -> Deployment | None:
     chosen = [(slot, r) for slot, r in found if r is not None and (wanted is None or r.version == int(wanted))]
     if not chosen:
         return None
-    notes, first = [], None
+    notes = []
     for slot, current in chosen:
         if current.running:
             say(f"stopping {name}/{current.version} (pid {current.pid})")
@@ -140,9 +140,7 @@ def stop(request: UndeployRequest, *, target: str) -> Deployment | None:
             note = f"{name}/{current.version} was not running (stale pid {current.pid}); its record was removed"
         records.remove(home, name, target, slot)
         notes.append(note)
-        first = first or current
-    assert first is not None
-    return _deployment(first, "stopped", "; ".join(notes))
+    return _deployment(chosen[0][1], "stopped", "; ".join(notes))
 
 
 def status(home_record: records.ProcessRecord) -> Deployment:

@@ -4,9 +4,10 @@ A record names the version, the artifact, the pid (with its start time), the
 port and the log. An agent has one main deployment per target
 (``<name>.<target>.json``, what ``agentgov deploy`` replaces) and any number of
 versions served *alongside* it (``<name>.<target>.v<N>.json``): the canary and
-shadow of a rollout, each its own process, which a gateway finds by version. A record whose process is gone, or whose pid now belongs to
-another process, is *stale*: it says nothing runs, and the next deploy or
-undeploy replaces or removes it.
+shadow of a rollout, each its own process, which a gateway finds by version.
+A record whose process is gone, or whose pid now belongs to another process,
+is *stale*: it says nothing runs, and the next deploy or undeploy replaces or
+removes it.
 """
 
 from __future__ import annotations
