@@ -27,13 +27,14 @@ ctx = rollout_fixtures.ctx
 candidate = rollout_fixtures.candidate
 small_plan = rollout_fixtures.small_plan
 traffic = rollout_fixtures.traffic
+gateway = test_replay.gateway  # a stand-in gateway on loopback
 
 
 @pytest.fixture(autouse=True)
 def _through_the_control_plane(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The module's home is set up in process; its commands run as a user's do, through its control plane."""
     monkeypatch.setenv("AGENTGOV_NO_SERVER", "0")
-gateway = test_replay.gateway  # a stand-in gateway on loopback
+
 
 CANARY_PLAN = """\
 name = "canaries"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from agentgov.core.types import Stage
 from agentgov.pipelines.rollout import actions, controller
 from agentgov.pipelines.rollout.state import ABORTED, DONE, RUNNING, SUCCEEDED, read_state
-from agentgov.registry.store import aliases, versions
+from agentgov.registry.store import aliases
 from tests.pipelines.rollout.conftest import Behaviour, RolloutAgent, agent_in_production
+from tests.pipelines.rollout.test_gateway_stops import productions
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,6 @@ def machine_b(tmp_path_factory: pytest.TempPathFactory, mlflow_server: str) -> t
         "AGENTGOV_TRACKING_URI": mlflow_server,
         "AGENTGOV_NO_SERVER": "1",
     }
-
-
-def productions(ctx: Any, name: str) -> list[int]:
-    return [v.version for v in versions(ctx.client, name) if v.stage is Stage.PRODUCTION]
 
 
 def test_a_good_candidate_reaches_production_on_the_server(
